@@ -1,0 +1,132 @@
+"""The shape every ingested report takes, and the one builder that lays its text out.
+
+A report's cleaned text is the single source of truth for citations: passages, pages and sections
+are all character ranges into it. Blocks (paragraphs and headings) are separated by one newline;
+whitespace inside a block is collapsed to single spaces.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+EXTRACTOR_VERSION = 1
+
+_SPACES = re.compile(r"\s+")
+# Private-use glyphs (Wingdings/Symbol bullets) and the stray control characters PDF text carries.
+_PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
+
+
+@dataclass
+class Heading:
+    start: int
+    end: int
+    title: str
+    level: int = 1
+
+
+@dataclass
+class Document:
+    """Clean text of one report, with its page map, headings and what the file says about itself."""
+
+    text: str
+    pages: list[tuple[int, int]] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    kind: str = "text"
+
+    def page_at(self, pos: int) -> int | None:
+        """1-based page holding character ``pos`` (None for sources without pages)."""
+        if not self.pages:
+            return None
+        lo, hi = 0, len(self.pages) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.pages[mid][0] <= pos:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "pages": [list(p) for p in self.pages],
+            "headings": [[h.start, h.end, h.title, h.level] for h in self.headings],
+            "meta": self.meta,
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Document":
+        return cls(
+            text=data["text"],
+            pages=[tuple(p) for p in data["pages"]],
+            headings=[Heading(*h) for h in data["headings"]],
+            meta=data.get("meta", {}),
+            kind=data.get("kind", "text"),
+        )
+
+
+SOFT_HYPHEN = "\u00ad"
+
+
+def clean_inline(text: str, keep_soft_hyphens: bool = False) -> str:
+    """NFKC, bullets for private-use glyphs, no control characters, single spaces.
+
+    PDF line-end hyphens arrive as U+FFFE or U+0002; with ``keep_soft_hyphens`` they become U+00AD
+    for the PDF reader to resolve (rejoin the word, or keep a real compound's hyphen).
+    """
+    text = unicodedata.normalize("NFKC", text)
+    if keep_soft_hyphens:
+        text = text.replace("\ufffe", SOFT_HYPHEN).replace("\x02", SOFT_HYPHEN)
+    else:
+        text = text.replace(SOFT_HYPHEN, "")
+    text = _PRIVATE_USE.sub("•", text)
+    text = _CONTROL.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+class TextBuilder:
+    """Appends headings and paragraphs page by page and records where each one landed."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._len = 0
+        self.pages: list[tuple[int, int]] = []
+        self.headings: list[Heading] = []
+        self._page_start: int | None = None
+
+    def _append(self, block: str) -> tuple[int, int]:
+        if self._len:
+            self._parts.append("\n")
+            self._len += 1
+        start = self._len
+        self._parts.append(block)
+        self._len += len(block)
+        return start, self._len
+
+    def start_page(self) -> None:
+        self.end_page()
+        self._page_start = self._len + (1 if self._len else 0)
+
+    def end_page(self) -> None:
+        if self._page_start is not None:
+            self.pages.append((min(self._page_start, self._len), self._len))
+            self._page_start = None
+
+    def paragraph(self, text: str) -> None:
+        text = clean_inline(text)
+        if text:
+            self._append(text)
+
+    def heading(self, text: str, level: int = 1) -> None:
+        text = clean_inline(text)
+        if text:
+            start, end = self._append(text)
+            self.headings.append(Heading(start, end, text, level))
+
+    def build(self, meta: dict, kind: str) -> Document:
+        self.end_page()
+        return Document("".join(self._parts), self.pages, self.headings, meta, kind)

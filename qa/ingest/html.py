@@ -1,0 +1,114 @@
+"""HTML and Markdown reports.
+
+HTML: readability-lxml finds the main content (falling back to the body without navigation when it
+finds too little); headings h1-h4 become sections. Markdown is rendered with markdown-it-py and read
+through the same walker, so both formats produce identical structure.
+"""
+from __future__ import annotations
+
+import re
+
+import lxml.html
+from lxml import etree
+from markdown_it import MarkdownIt
+
+from ..errors import RejectedFile
+from .document import Document, TextBuilder, clean_inline
+
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 4, "h6": 4}
+_BLOCKS = {"p", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption", "caption", "summary"}
+_DROP = {"script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button",
+         "svg", "iframe", "object", "select"}
+_BOILERPLATE = re.compile(
+    r"^(back to top|skip to (main )?content|share (this|on)\b.*|print this page|cookies?( settings| policy)?|"
+    r"accept( all)? cookies|reject( all)? cookies|menu|search|home|contents|table of contents|related content|"
+    r"was this page useful\??|yes|no|report a problem with this page|sign up for .*|subscribe.*|"
+    r"(previous|next)( page)?|breadcrumb)$",
+    re.I,
+)
+_DATE_META = ("article:published_time", "dc.date", "dcterms.created", "dc.date.issued", "date", "govuk:first-published-at")
+
+
+def _parse(markup: str | bytes):
+    try:
+        return lxml.html.document_fromstring(markup)
+    except (etree.ParserError, ValueError) as exc:
+        raise RejectedFile(f"not readable HTML ({exc})") from exc
+
+
+def _walk(root, builder: TextBuilder) -> None:
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.lower()
+        if tag in _HEADINGS:
+            builder.heading(el.text_content(), _HEADINGS[tag])
+        elif tag in _BLOCKS:
+            if any(isinstance(a.tag, str) and a.tag.lower() in _BLOCKS | set(_HEADINGS) for a in el.iterancestors()):
+                continue
+            nested = any(isinstance(c.tag, str) and c.tag.lower() in _BLOCKS for c in el.iterdescendants())
+            if nested:
+                # Text directly inside a list item or cell that also holds blocks.
+                own = " ".join(t for t in el.xpath("text()"))
+                if clean_inline(own) and not _BOILERPLATE.match(clean_inline(own)):
+                    builder.paragraph(own)
+                continue
+            text = clean_inline(el.text_content())
+            if text and not _BOILERPLATE.match(text):
+                builder.paragraph(text)
+
+
+def _strip(root) -> None:
+    for el in list(root.iter()):
+        if isinstance(el.tag, str) and el.tag.lower() in _DROP and el.getparent() is not None:
+            el.drop_tree()
+        elif not isinstance(el.tag, str) and el.getparent() is not None:  # comments, processing instructions
+            el.drop_tree()
+
+
+def _meta(root) -> dict:
+    meta: dict = {}
+    title = root.xpath("string(//meta[@property='og:title']/@content)") or root.xpath("string(//title)")
+    if clean_inline(title):
+        meta["title"] = clean_inline(title)
+    for name in _DATE_META:
+        value = root.xpath(f"string(//meta[translate(@name,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')='{name}' or @property='{name}']/@content)")
+        m = re.match(r"\d{4}-\d{2}-\d{2}", value.strip())
+        if m:
+            meta["published"] = m.group()
+            break
+    publisher = root.xpath("string(//meta[@property='og:site_name']/@content)")
+    if clean_inline(publisher):
+        meta["publisher"] = clean_inline(publisher)
+    return meta
+
+
+def _read(root, meta: dict, kind: str) -> Document:
+    _strip(root)
+    builder = TextBuilder()
+    _walk(root, builder)
+    return builder.build(dict(meta), kind)
+
+
+def extract_html(data: bytes, name: str) -> Document:
+    from readability import Document as Readable
+
+    root = _parse(data)
+    meta = _meta(root)
+    full = _read(root, meta, "html")
+    try:
+        main = _read(_parse(Readable(data).summary(html_partial=True)), meta, "html")
+    except Exception:  # readability gives up on some pages; the whole body without navigation is the fallback
+        main = None
+    doc = main if main is not None and len(main.text) >= 0.3 * len(full.text) else full
+    if "title" not in doc.meta and doc.headings:
+        doc.meta["title"] = doc.headings[0].title
+    return doc
+
+
+def extract_markdown(text: str, name: str) -> Document:
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    doc = _read(_parse(f"<html><body>{rendered}</body></html>"), {}, "markdown")
+    if doc.headings:
+        doc.meta["title"] = doc.headings[0].title
+    return doc

@@ -1,0 +1,61 @@
+"""The one tokenizer, used for passages and questions alike.
+
+NFKC, lowercase, word tokens (numbers and one-character tokens kept, so "domain 2" and "key stage 1"
+survive), a short reviewed stoplist that keeps negations, then the Snowball English stemmer.
+Everything here works with no NLTK data downloaded.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from nltk.stem.snowball import SnowballStemmer
+
+TOKENIZER_VERSION = 1
+
+# Function words and question words only. Reviewed by hand: "no", "not", "nor", "against", "without",
+# numbers ("one", "two", "first") and domain words are deliberately absent.
+STOPWORDS = frozenset(
+    """
+    a an the and or but if then than so as of at by for from in into on onto to with within about
+    is are was were be been being am do does did doing done have has had having
+    i me my we our us you your he him his she her it its they them their this that these those
+    there here what which who whom whose when where why how
+    can could will would shall should may might must
+    also just very too such
+    """.split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_stemmer = SnowballStemmer("english")
+
+
+@lru_cache(maxsize=500_000)
+def _stem(word: str) -> str:
+    return _stemmer.stem(word)
+
+
+def normalize(text: str) -> str:
+    """NFKC and lowercase: the form both passages and questions are compared in."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens before stopping and stemming (apostrophes folded to ')."""
+    return [m.group().replace("’", "'") for m in _WORD.finditer(normalize(text))]
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of ``text``: the same function for passages and questions."""
+    return [_stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def settings() -> dict:
+    """What the index manifest records, so an index built with other settings is refused."""
+    return {
+        "version": TOKENIZER_VERSION,
+        "normalization": "NFKC+lower",
+        "stemmer": "snowball-english",
+        "stopwords": sorted(STOPWORDS),
+    }
