@@ -1,0 +1,243 @@
+"""Index: BM25 postings and passage metadata written as one immutable generation on disk.
+
+Layout of an index folder::
+
+    CURRENT                  name of the live generation, swapped atomically (temp file + os.replace)
+    generations/<id>/        never modified once complete: manifest.json, *.npy arrays, terms.json,
+                             sections.json, reports.json, docs/<report_id>.txt and .json
+    cache/<sha256>.json      extracted text per report file content, so an update re-reads only new files
+    .build.lock              held by the one build allowed at a time
+
+Arrays are ``.npy`` loaded with ``mmap_mode="r"`` (every worker shares the pages); text and metadata
+are JSON. No pickle anywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import text as text_mod
+from .bm25 import Postings
+from .errors import IndexUnavailable, NotFound
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+GENERATIONS = "generations"
+KEEP_GENERATIONS = 3
+
+_ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len",
+           "chunk_report", "chunk_seq", "chunk_start", "chunk_end", "chunk_page", "chunk_page_end", "chunk_section")
+
+
+def _write_json(path: Path, data) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+
+
+def atomic_write_text(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` so readers see the old or the new file, never a partial one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class GenerationData:
+    """Everything a generation holds, in memory, ready to be written."""
+
+    postings: Postings
+    terms: list[str]
+    chunk_arrays: dict[str, np.ndarray]
+    sections: list[str]
+    reports: list[dict]
+    docs: dict[str, tuple[str, dict]]  # report id -> (text, layout: pages and headings)
+    settings: dict
+
+
+def write_generation(root: Path, data: GenerationData) -> str:
+    """Write a complete generation, then point CURRENT at it. Returns its id."""
+    gen_root = root / GENERATIONS
+    gen_root.mkdir(parents=True, exist_ok=True)
+    # Names sort in build order (builds are serialised by the build lock).
+    gen_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:4]
+    tmp = gen_root / f".tmp-{gen_id}"
+    (tmp / "docs").mkdir(parents=True)
+    p = data.postings
+    arrays = {"offsets": p.offsets, "doc_ids": p.doc_ids, "impacts": p.impacts, "idf": p.idf, "doc_len": p.doc_len}
+    arrays.update(data.chunk_arrays)
+    for name in _ARRAYS:
+        np.save(tmp / f"{name}.npy", np.ascontiguousarray(arrays[name]), allow_pickle=False)
+    _write_json(tmp / "terms.json", data.terms)
+    _write_json(tmp / "sections.json", data.sections)
+    _write_json(tmp / "reports.json", data.reports)
+    for rid, (text, layout) in data.docs.items():
+        (tmp / "docs" / f"{rid}.txt").write_text(text, encoding="utf-8")
+        _write_json(tmp / "docs" / f"{rid}.json", layout)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": gen_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "reports": len(data.reports),
+        "chunks": int(len(data.chunk_arrays["chunk_start"])),
+        "terms": len(data.terms),
+        **data.settings,
+    }
+    _write_json(tmp / "manifest.json", manifest)
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(tmp)
+    final = gen_root / gen_id
+    os.rename(tmp, final)
+    _fsync_dir(gen_root)
+    atomic_write_text(root / POINTER, gen_id + "\n")
+    _fsync_dir(root)
+    return gen_id
+
+
+def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:
+    """Remove unfinished generations left by a dead build and all but the newest ``keep`` complete ones."""
+    gen_root = root / GENERATIONS
+    if not gen_root.is_dir():
+        return
+    current = read_pointer(root)
+    complete = sorted(p for p in gen_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for p in gen_root.iterdir():
+        if p.name.startswith(".tmp-"):
+            shutil.rmtree(p, ignore_errors=True)
+    for p in complete[:-keep]:
+        if p.name != current:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def read_pointer(root: Path) -> str | None:
+    try:
+        name = (root / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+class Index:
+    """One loaded generation: postings and passage metadata, read-only."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexUnavailable(f"the index at {path} is unreadable ({exc}); rebuild it with 'qa index build'") from exc
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexUnavailable(
+                f"the index at {path} has format version {self.manifest.get('format_version')}, this program reads "
+                f"version {FORMAT_VERSION}; rebuild it with 'qa index build'"
+            )
+        if self.manifest.get("tokenizer") != text_mod.settings():
+            raise IndexUnavailable(
+                f"the index at {path} was built with other tokenizer settings; rebuild it with 'qa index build'"
+            )
+        self.version: str = self.manifest["generation"]
+        arr = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+        self.offsets, self.doc_ids, self.impacts = arr["offsets"], arr["doc_ids"], arr["impacts"]
+        self.idf, self.doc_len = arr["idf"], arr["doc_len"]
+        self.chunk_report, self.chunk_seq = arr["chunk_report"], arr["chunk_seq"]
+        self.chunk_start, self.chunk_end = arr["chunk_start"], arr["chunk_end"]
+        self.chunk_page, self.chunk_page_end = arr["chunk_page"], arr["chunk_page_end"]
+        self.chunk_section = arr["chunk_section"]
+        self.term_ids: dict[str, int] = {t: i for i, t in enumerate(json.loads((path / "terms.json").read_text("utf-8")))}
+        self.sections: list[str] = json.loads((path / "sections.json").read_text("utf-8"))
+        self.reports: list[dict] = json.loads((path / "reports.json").read_text("utf-8"))
+        self.report_index = {r["id"]: i for i, r in enumerate(self.reports)}
+        self._text = lru_cache(maxsize=64)(self._read_text)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_start)
+
+    def report(self, report_id: str) -> dict:
+        i = self.report_index.get(report_id)
+        if i is None:
+            raise NotFound(f"no report with id {report_id!r} is indexed; GET /reports lists them")
+        return self.reports[i]
+
+    def _read_text(self, report_id: str) -> str:
+        return (self.path / "docs" / f"{report_id}.txt").read_text(encoding="utf-8")
+
+    def report_text(self, report_id: str) -> str:
+        self.report(report_id)
+        return self._text(report_id)
+
+    def report_layout(self, report_id: str) -> dict:
+        self.report(report_id)
+        return json.loads((self.path / "docs" / f"{report_id}.json").read_text(encoding="utf-8"))
+
+    def chunk_id(self, i: int) -> str:
+        return f"{self.reports[int(self.chunk_report[i])]['id']}-{int(self.chunk_seq[i])}"
+
+    def chunk_text(self, i: int) -> str:
+        rid = self.reports[int(self.chunk_report[i])]["id"]
+        return self._text(rid)[int(self.chunk_start[i]):int(self.chunk_end[i])]
+
+    def chunks_of(self, report_id: str) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self.chunk_report) == self.report_index[report_id])
+
+
+class IndexStore:
+    """The live generation of an index folder, reloaded when CURRENT moves (checked on every call).
+
+    A caller takes one :class:`Index` per request and uses it from start to end, so each answer comes
+    from one generation even while a new one is swapped in.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._index: Index | None = None
+        self._stamp: tuple | None = None
+
+    def current(self) -> Index:
+        pointer = self.root / POINTER
+        try:
+            st = pointer.stat()
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if self._index is not None and stamp == self._stamp:
+            return self._index
+        with self._lock:
+            if self._index is not None and stamp == self._stamp:
+                return self._index
+            name = read_pointer(self.root)
+            if name is None:
+                raise IndexUnavailable(
+                    f"no index has been built in {self.root}; run 'qa index build --reports DIR --index {self.root}'"
+                )
+            gen = self.root / GENERATIONS / name
+            if self._index is None or self._index.version != name:
+                if not gen.is_dir():
+                    raise IndexUnavailable(f"the index pointer names generation {name}, which is missing; rebuild the index")
+                self._index = Index(gen)
+            self._stamp = stamp
+            return self._index
