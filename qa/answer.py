@@ -1,0 +1,123 @@
+"""Answer: validate a question, search, and shape the reply with checkable citations.
+
+The body returned here is exactly what ``POST /ask`` sends and what ``qa ask --json`` prints.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from .chunking import sentences
+from .errors import BadRequest
+from .index import Index
+from .search import Query, make_query, matched_weight, search
+from .text import tokenize
+
+MAX_QUESTION_CHARS = 1000
+MAX_TOP_K = 50
+DEFAULT_TOP_K = 5
+MAX_HISTORY = 20
+MIN_EVIDENCE = 0.5  # share of the question's idf mass the best passage must contain
+NOT_FOUND = ("Nothing in the indexed reports answers this question. Try other words, name the "
+             "organisation or topic you mean, or check GET /reports for what is indexed.")
+
+
+def validate(question, top_k=DEFAULT_TOP_K, history=None) -> tuple[str, int, list[str]]:
+    """Check the three inputs of /ask and return them cleaned; a BadRequest says what is wrong."""
+    if not isinstance(question, str):
+        raise BadRequest("'question' is required and must be a string", code="invalid_question")
+    question = question.strip()
+    if not question:
+        raise BadRequest("'question' is empty: type a question", code="invalid_question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadRequest(
+            f"'question' is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}",
+            code="question_too_long",
+        )
+    if top_k is None:
+        top_k = DEFAULT_TOP_K
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise BadRequest(f"'top_k' must be a whole number from 1 to {MAX_TOP_K}", code="invalid_top_k")
+    if history is None:
+        history = []
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise BadRequest("'history' must be a list of the earlier questions (strings)", code="invalid_history")
+    if len(history) > MAX_HISTORY:
+        history = history[-MAX_HISTORY:]
+    if any(len(h) > MAX_QUESTION_CHARS for h in history):
+        raise BadRequest(f"each 'history' entry must be at most {MAX_QUESTION_CHARS} characters", code="invalid_history")
+    return question, top_k, [h.strip() for h in history if h.strip()]
+
+
+def _passage(index: Index, rank: int, chunk: int, score: float) -> dict:
+    report = index.reports[int(index.chunk_report[chunk])]
+    page = int(index.chunk_page[chunk]) or None
+    page_end = int(index.chunk_page_end[chunk]) or None
+    section = int(index.chunk_section[chunk])
+    cid = index.chunk_id(chunk)
+    return {
+        "rank": rank,
+        "score": round(score, 6),
+        "chunk_id": cid,
+        "text": index.chunk_text(chunk),
+        "citation": {
+            "report_id": report["id"],
+            "title": report["title"],
+            "publisher": report["publisher"],
+            "published": report["published"],
+            "source": report["source"],
+            "page": page,
+            "page_end": page_end,
+            "section": None if section < 0 else index.sections[section],
+            "char_start": int(index.chunk_start[chunk]),
+            "char_end": int(index.chunk_end[chunk]),
+            "url": f"/reports/{report['id']}#{cid}",
+        },
+    }
+
+
+def extract_answer(query: Query, passages: list[dict], max_sentences: int = 2) -> str:
+    """The sentences of the top passages that answer best, quoted verbatim, each with its [n].
+
+    Within the retrieved passages the question's topic words (a report's name) occur everywhere; the
+    words that pick out the answer occur in few sentences. So a sentence scores, for each question term
+    it holds, log(1 + sentences / sentences holding the term); shorter than a dozen words, it is scaled
+    down (a bare bullet title repeats the question but says nothing).
+    """
+    wanted = set(query.tokens)
+    found = []  # (rank, sentence, its question terms, words)
+    for p in passages[:3]:
+        text = p["text"]
+        for s, e in sentences(text):
+            sentence = text[s:e].strip()
+            found.append((p["rank"], sentence, wanted & set(tokenize(sentence)), len(sentence.split())))
+    holding = {t: sum(1 for f in found if t in f[2]) for t in wanted}
+    weight = {t: math.log(1 + len(found) / n) for t, n in holding.items() if n}
+    best: dict[int, tuple[float, str]] = {}
+    for rank, sentence, terms, n_words in found:
+        score = sum(weight[t] for t in terms) * min(1.0, n_words / 12)
+        if score > 0 and score > best.get(rank, (0.0, ""))[0]:
+            best[rank] = (score, sentence)
+    if not best:
+        return passages[0]["text"][:300] + f" [{passages[0]['rank']}]"
+    top = max(score for score, _ in best.values())
+    chosen = sorted((rank, s) for rank, (score, s) in best.items() if score >= 0.75 * top)[:max_sentences]
+    return " ".join(f"{s} [{rank}]" for rank, s in chosen)
+
+
+def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None) -> dict:
+    """The full /ask response body for one question."""
+    t0 = time.perf_counter()
+    question, top_k, history = validate(question, top_k, history)
+    query = make_query(index, question, history)
+    hits = search(index, query, top_k)
+    passages = [_passage(index, i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
+    found = bool(hits) and matched_weight(index, query, hits[0].chunk) >= MIN_EVIDENCE
+    return {
+        "question": question,
+        "found": found,
+        "answer": extract_answer(query, passages) if found else NOT_FOUND,
+        "passages": passages,
+        "index_version": index.version,
+        "took_ms": round((time.perf_counter() - t0) * 1000, 3),
+    }

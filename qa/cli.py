@@ -1,0 +1,135 @@
+"""The ``qa`` command: a thin shell over the same functions the web app uses.
+
+Errors are printed as one line and turned into exit codes here, in one place.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import config
+from .errors import QAError
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=None, help="index folder (default: $QA_INDEX_DIR or index/)")
+
+
+def _reports_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reports", type=Path, default=None,
+                   help="folder of report files, searched recursively (default: $QA_REPORTS_DIR or the bundled sample)")
+
+
+def _print_build(result, out=sys.stdout) -> None:
+    for r in result.rejected:
+        print(f"rejected: {r.reason}", file=out)
+    for dup, original in result.duplicates:
+        print(f"duplicate: {dup} has the same content as {original}; indexed once", file=out)
+    if result.extracted:
+        print(f"extracted: {len(result.extracted)} file(s): {', '.join(result.extracted)}", file=out)
+    if result.reused:
+        print(f"reused from cache: {len(result.reused)} file(s)", file=out)
+    print(f"indexed {result.reports} report(s), {result.chunks} passages, {len(result.rejected)} rejected, "
+          f"in {result.seconds:.1f} s -> generation {result.generation}", file=out)
+
+
+def cmd_index(args) -> int:
+    from .build import build_index
+
+    result = build_index(args.reports or config.reports_dir(), args.index or config.index_dir(),
+                         incremental=args.index_command == "update", progress=sys.stderr.isatty())
+    _print_build(result)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .answer import ask
+    from .index import IndexStore
+
+    body = ask(IndexStore(args.index or config.index_dir()).current(), args.question, args.top_k)
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False))
+        return 0
+    print(body["answer"])
+    for p in body["passages"]:
+        c = p["citation"]
+        where = ", ".join(x for x in (c["published"], f"p. {c['page']}" if c["page"] else None, c["section"]) if x)
+        print(f"\n[{p['rank']}] {c['title']} ({where})  score {p['score']:.2f}\n    {c['url']}")
+        print("    " + p["text"].replace("\n", "\n    "))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import run_eval
+
+    result = run_eval(Path(args.dataset), index_dir=args.index, top_k=args.top_k, exclude_self=args.exclude_self)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}  {value:.4f}" if isinstance(value, float) else f"{key:>16}  {value}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+
+    serve(index_dir=args.index or config.index_dir(), reports_dir=args.reports, host=args.host, port=args.port,
+          workers=args.workers)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description="Question answering over inspection reports, with citations.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", help="build or update the index")
+    isub = index.add_subparsers(dest="index_command", required=True)
+    for name, text in (("build", "full rebuild from every report file"),
+                       ("update", "re-read only new or changed files, drop removed ones")):
+        b = isub.add_parser(name, help=text)
+        _reports_arg(b)
+        _index_arg(b)
+        b.set_defaults(func=cmd_index)
+
+    a = sub.add_parser("ask", help="answer one question")
+    a.add_argument("question")
+    _index_arg(a)
+    a.add_argument("--top-k", type=int, default=5)
+    a.add_argument("--json", action="store_true", help="print exactly the JSON body of POST /ask")
+    a.set_defaults(func=cmd_ask)
+
+    e = sub.add_parser("eval", help="retrieval quality on a QA set (.jsonl) or a BEIR-layout folder")
+    e.add_argument("dataset")
+    _index_arg(e)
+    e.add_argument("--top-k", type=int, default=5)
+    e.add_argument("--exclude-self", action="store_true",
+                   help="BEIR: never rank a query's own document (ArguAna)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("serve", help="run the web service (chat page and API)")
+    _index_arg(s)
+    _reports_arg(s)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except QAError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

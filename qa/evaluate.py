@@ -1,0 +1,148 @@
+"""Evaluate: how good the retrieval is, on our own QA set or on a BEIR-layout test collection.
+
+QA set (``.jsonl``): one question a line, ``{"id", "question", "history", "answerable", "file", "gold"}``.
+A passage is a hit when it comes from ``file`` and contains one of the ``gold`` phrases (compared after
+NFKC, lowercasing, straight quotes and collapsed whitespace). Reports Hit@1/3/5, MRR and how often
+``found`` is right (true for answerable questions, false for the others).
+
+BEIR (folder with ``corpus.jsonl``, ``queries.jsonl``, ``qrels/test.tsv``): each record (title + text)
+is one passage, scored with the service's tokenizer and BM25; reports nDCG@10, Recall@100 and MRR@10.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from . import bm25, config
+from .answer import ask
+from .errors import BadRequest
+from .index import IndexStore
+from .text import tokenize
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+
+
+def normalize_phrase(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()).strip()
+
+
+def load_qa_set(path: Path) -> list[dict]:
+    items = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except ValueError as exc:
+                    raise BadRequest(f"{path}, line {n}: not valid JSON ({exc})") from exc
+    return items
+
+
+def is_hit(item: dict, passage: dict, report_files: dict[str, str]) -> bool:
+    wanted_file = item.get("file")
+    file = report_files.get(passage["citation"]["report_id"], "")
+    if wanted_file and Path(file).name != wanted_file:
+        return False
+    text = normalize_phrase(passage["text"])
+    return any(normalize_phrase(g) in text for g in item.get("gold", []))
+
+
+def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> dict:
+    index = IndexStore(index_dir or config.index_dir()).current()
+    files = {r["id"]: r["file"] for r in index.reports}
+    items = load_qa_set(path)
+    hits = {1: 0, 3: 0, 5: 0}
+    rr = 0.0
+    answerable = found_right_in = found_right_out = out_of_scope = 0
+    misses = []
+    for item in items:
+        body = ask(index, item["question"], max(top_k, 5), item.get("history") or [])
+        if not item.get("answerable", True):
+            out_of_scope += 1
+            found_right_out += not body["found"]
+            continue
+        answerable += 1
+        found_right_in += body["found"]
+        rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
+        if rank is None:
+            misses.append(item["id"])
+        else:
+            rr += 1 / rank
+            for k in hits:
+                hits[k] += rank <= k
+    n = max(answerable, 1)
+    return {
+        "questions": len(items),
+        "answerable": answerable,
+        "hit@1": hits[1] / n,
+        "hit@3": hits[3] / n,
+        "hit@5": hits[5] / n,
+        "mrr": rr / n,
+        "found_when_answerable": found_right_in / n,
+        "not_found_when_out_of_scope": found_right_out / max(out_of_scope, 1),
+        "out_of_scope": out_of_scope,
+        "missed": misses,
+    }
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def eval_beir(folder: Path, exclude_self: bool = False, k1: float = bm25.K1, b: float = bm25.B) -> dict:
+    """nDCG@10, Recall@100 and MRR@10 of BM25 with our tokenizer on a BEIR-layout collection."""
+    corpus = _read_jsonl(folder / "corpus.jsonl")
+    queries = {str(q["_id"]): q["text"] for q in _read_jsonl(folder / "queries.jsonl")}
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels" / "test.tsv", encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
+    doc_ids = [str(d["_id"]) for d in corpus]
+    vocab: dict[str, int] = {}
+    terms, owners = [], []
+    for i, d in enumerate(corpus):
+        ids = [vocab.setdefault(t, len(vocab)) for t in tokenize(f"{d.get('title') or ''} {d.get('text') or ''}")]
+        terms.append(np.asarray(ids, dtype=np.int64))
+        owners.append(np.full(len(ids), i, dtype=np.int64))
+    post = bm25.compile_postings(np.concatenate(terms), np.concatenate(owners), len(vocab), len(corpus), k1, b)
+    ndcg = recall = mrr = 0.0
+    n = 0
+    for qid, rels in qrels.items():
+        if qid not in queries:
+            continue
+        n += 1
+        q_terms = [vocab[t] for t in tokenize(queries[qid]) if t in vocab]
+        cand, scores = bm25.score(post.offsets, post.doc_ids, post.impacts, q_terms)
+        if exclude_self:
+            scores = np.where(np.asarray(doc_ids, dtype=object)[cand] == qid, 0.0, scores)
+        best, _ = bm25.top_k(cand, scores, 100)
+        ranked = [doc_ids[i] for i in best]
+        gains = [rels.get(d, 0) for d in ranked[:10]]
+        dcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+        ideal = sorted(rels.values(), reverse=True)[:10]
+        idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+        ndcg += dcg / idcg if idcg else 0.0
+        relevant = {d for d, g in rels.items() if g > 0}
+        recall += len(relevant & set(ranked[:100])) / len(relevant) if relevant else 0.0
+        mrr += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if rels.get(d, 0) > 0), 0.0)
+    n = max(n, 1)
+    return {"ndcg@10": ndcg / n, "recall@100": recall / n, "mrr@10": mrr / n, "queries": n,
+            "documents": len(corpus), "k1": k1, "b": b}
+
+
+def run_eval(dataset: Path, index_dir: Path | None = None, top_k: int = 5, exclude_self: bool = False) -> dict:
+    """``qa eval``: a ``.jsonl`` QA set against the index, or a BEIR folder on its own."""
+    if dataset.is_dir():
+        if not (dataset / "corpus.jsonl").exists() or not (dataset / "qrels" / "test.tsv").exists():
+            raise BadRequest(f"{dataset} is not a BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+        return eval_beir(dataset, exclude_self=exclude_self)
+    if dataset.suffix == ".jsonl" and dataset.exists():
+        return eval_qa_set(dataset, index_dir, top_k)
+    raise BadRequest(f"{dataset} is neither a BEIR folder nor a .jsonl QA set")
