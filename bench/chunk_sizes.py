@@ -1,0 +1,44 @@
+"""Measure passage size and overlap on the QA set: Hit@1/Hit@5/MRR for each setting.
+
+    python bench/chunk_sizes.py --reports ../shared/corpus --qa-set eval/qa_set.jsonl [--json OUT]
+
+Extraction is cached in a scratch index folder, so each setting only re-chunks and re-indexes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from qa.build import build_index
+from qa.evaluate import eval_qa_set
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reports", type=Path, default=Path("../shared/corpus"))
+    ap.add_argument("--qa-set", type=Path, default=Path("eval/qa_set.jsonl"))
+    ap.add_argument("--sizes", default="40,60,80,100,120,160,200,300")
+    ap.add_argument("--overlaps", default="0,1,2")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        index = Path(scratch) / "index"
+        print(f"{'size':>5} {'overlap':>7} {'chunks':>7} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'mrr':>6}")
+        for size in map(int, args.sizes.split(",")):
+            for overlap in map(int, args.overlaps.split(",")):
+                built = build_index(args.reports, index, incremental=True, chunk_size=size, overlap=overlap)
+                r = eval_qa_set(args.qa_set, index)
+                row = {"size": size, "overlap": overlap, "chunks": built.chunks,
+                       **{k: r[k] for k in ("hit@1", "hit@3", "hit@5", "mrr")}}
+                rows.append(row)
+                print(f"{size:>5} {overlap:>7} {built.chunks:>7} {r['hit@1']:6.3f} {r['hit@3']:6.3f} "
+                      f"{r['hit@5']:6.3f} {r['mrr']:6.3f}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The on-disk index: immutable generations, an atomic pointer, no pickle, refusal of other versions."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from qa.build import build_index
+from qa.errors import BuildError, IndexUnavailable
+from qa.index import GENERATIONS, Index, IndexStore, prune_generations, read_pointer
+
+from .makefiles import probation_pdf
+
+
+@pytest.fixture()
+def reports(tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    probation_pdf(folder / "example.pdf")
+    (folder / "note.txt").write_text("Unpaid work\n\nUnpaid work placements were well organised in Kent.\n")
+    return folder
+
+
+def test_build_writes_a_complete_generation_and_points_to_it(reports, tmp_path):
+    index = tmp_path / "index"
+    result = build_index(reports, index)
+    assert result.reports == 2 and result.chunks > 0 and not result.rejected
+    assert read_pointer(index) == result.generation
+    gen = index / GENERATIONS / result.generation
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["tokenizer"]["stemmer"] == "snowball-english"
+    for npy in gen.glob("*.npy"):
+        arr = np.load(npy, mmap_mode="r", allow_pickle=False)  # never pickled objects
+        assert arr.dtype != object
+    assert not list(gen.rglob("*.pkl")) and not list(gen.rglob("*.pickle"))
+
+
+def test_a_failed_build_leaves_the_previous_index_serving(reports, tmp_path):
+    index = tmp_path / "index"
+    first = build_index(reports, index)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "bad.pdf").write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(BuildError, match="previous index is untouched"):
+        build_index(empty, index)
+    assert read_pointer(index) == first.generation
+    assert IndexStore(index).current().version == first.generation
+
+
+def test_store_moves_to_a_new_generation_without_restart(reports, tmp_path):
+    index = tmp_path / "index"
+    build_index(reports, index)
+    store = IndexStore(index)
+    old = store.current()
+    (reports / "more.txt").write_text("Resettlement\n\nResettlement services in Wales were outstanding.\n")
+    second = build_index(reports, index, incremental=True)
+    new = store.current()
+    assert new.version == second.generation != old.version
+    assert len(new.reports) == 3
+    # the old generation object still answers consistently
+    assert old.chunk_text(0) == old.report_text(old.reports[0]["id"])[int(old.chunk_start[0]):int(old.chunk_end[0])]
+
+
+def test_update_reuses_extractions_of_unchanged_files(reports, tmp_path):
+    index = tmp_path / "index"
+    build_index(reports, index)
+    (reports / "more.txt").write_text("Resettlement\n\nResettlement services in Wales were outstanding.\n")
+    result = build_index(reports, index, incremental=True)
+    assert result.extracted == ["more.txt"]
+    assert sorted(result.reused) == ["example.pdf", "note.txt"]
+
+
+def test_duplicate_content_is_indexed_once(reports, tmp_path):
+    (reports / "copy.pdf").write_bytes((reports / "example.pdf").read_bytes())
+    result = build_index(reports, tmp_path / "index")
+    assert result.reports == 2
+    assert result.duplicates == [("example.pdf", "copy.pdf")]
+
+
+def test_index_of_another_format_version_is_refused(reports, tmp_path):
+    index = tmp_path / "index"
+    result = build_index(reports, index)
+    manifest = index / GENERATIONS / result.generation / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 999
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexUnavailable, match="format version 999"):
+        Index(manifest.parent)
+
+
+def test_missing_index_gives_a_clear_message(tmp_path):
+    with pytest.raises(IndexUnavailable, match="qa index build"):
+        IndexStore(tmp_path / "nothing").current()
+
+
+def test_leftovers_of_a_dead_build_are_cleaned_and_old_generations_pruned(reports, tmp_path):
+    index = tmp_path / "index"
+    gens = [build_index(reports, index).generation for _ in range(4)]
+    (index / GENERATIONS / ".tmp-dead").mkdir()
+    prune_generations(index, keep=2)
+    left = sorted(p.name for p in (index / GENERATIONS).iterdir())
+    assert left == sorted(gens[-2:])
+    assert read_pointer(index) == gens[-1]
+
+
+def test_unreadable_file_is_reported_and_the_build_goes_on(reports, tmp_path):
+    (reports / "locked.txt").write_text("secret")
+    os.chmod(reports / "locked.txt", 0)
+    try:
+        result = build_index(reports, tmp_path / "index")
+    finally:
+        os.chmod(reports / "locked.txt", 0o644)
+    if os.geteuid() == 0:  # root reads it anyway; then it is simply too short to be a report
+        assert any("locked.txt" in r.file for r in result.rejected)
+    else:
+        assert any("cannot be read" in r.reason for r in result.rejected)
+    assert result.reports == 2
