@@ -1,4 +1,4 @@
-"""Measure passage size and overlap on the QA set: Hit@1/Hit@5/MRR for each setting.
+"""Measure passage size and overlap on the QA set: Hit@1/3/5, MRR and words read to the first hit.
 
     python bench/chunk_sizes.py --reports ../shared/corpus --qa-set eval/qa_set.jsonl [--json OUT]
 
@@ -26,16 +26,16 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         index = Path(scratch) / "index"
-        print(f"{'size':>5} {'overlap':>7} {'chunks':>7} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'mrr':>6}")
+        print(f"{'size':>5} {'overlap':>7} {'chunks':>7} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'mrr':>6} {'words':>6}")
         for size in map(int, args.sizes.split(",")):
             for overlap in map(int, args.overlaps.split(",")):
                 built = build_index(args.reports, index, incremental=True, chunk_size=size, overlap=overlap)
                 r = eval_qa_set(args.qa_set, index)
                 row = {"size": size, "overlap": overlap, "chunks": built.chunks,
-                       **{k: r[k] for k in ("hit@1", "hit@3", "hit@5", "mrr")}}
+                       **{k: r[k] for k in ("hit@1", "hit@3", "hit@5", "mrr", "words_to_answer")}}
                 rows.append(row)
                 print(f"{size:>5} {overlap:>7} {built.chunks:>7} {r['hit@1']:6.3f} {r['hit@3']:6.3f} "
-                      f"{r['hit@5']:6.3f} {r['mrr']:6.3f}", flush=True)
+                      f"{r['hit@5']:6.3f} {r['mrr']:6.3f} {r['words_to_answer']:6.0f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -2,8 +2,10 @@
 
 QA set (``.jsonl``): one question a line, ``{"id", "question", "history", "answerable", "file", "gold"}``.
 A passage is a hit when it comes from ``file`` and contains one of the ``gold`` phrases (compared after
-NFKC, lowercasing, straight quotes and collapsed whitespace). Reports Hit@1/3/5, MRR and how often
-``found`` is right (true for answerable questions, false for the others).
+NFKC, lowercasing, straight quotes and collapsed whitespace). Reports Hit@1/3/5, MRR, how often
+``found`` is right (true for answerable questions, false for the others), and ``words_to_answer``:
+how many words a reader goes through, passage by passage, until the first hit (all five passages
+when there is none). Longer passages raise Hit@k by holding more text; this is the price of that.
 
 BEIR (folder with ``corpus.jsonl``, ``queries.jsonl``, ``qrels/test.tsv``): each record (title + text)
 is one passage, scored with the service's tokenizer and BM25; reports nDCG@10, Recall@100 and MRR@10.
@@ -59,7 +61,7 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
     items = load_qa_set(path)
     hits = {1: 0, 3: 0, 5: 0}
     rr = 0.0
-    answerable = found_right_in = found_right_out = out_of_scope = 0
+    answerable = found_right_in = found_right_out = out_of_scope = words_read = 0
     misses = []
     for item in items:
         body = ask(index, item["question"], max(top_k, 5), item.get("history") or [])
@@ -70,6 +72,8 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
         answerable += 1
         found_right_in += body["found"]
         rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
+        shown = body["passages"][:5] if rank is None else body["passages"][:rank]
+        words_read += sum(len(p["text"].split()) for p in shown)
         if rank is None:
             misses.append(item["id"])
         else:
@@ -84,6 +88,7 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
         "hit@3": hits[3] / n,
         "hit@5": hits[5] / n,
         "mrr": rr / n,
+        "words_to_answer": words_read / n,
         "found_when_answerable": found_right_in / n,
         "not_found_when_out_of_scope": found_right_out / max(out_of_scope, 1),
         "out_of_scope": out_of_scope,

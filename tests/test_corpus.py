@@ -40,7 +40,7 @@ def test_every_pdf_passage_starts_and_ends_on_the_pages_it_cites(corpus_index, r
         assert head in raw_pages[report["id"]][page - 1], (report["id"], corpus_index.chunk_id(i), page)
         assert tail in raw_pages[report["id"]][page_end - 1], (report["id"], corpus_index.chunk_id(i), page_end)
         checked += 1
-    assert checked > 4000
+    assert checked > 3000
 
 
 @pytest.mark.parametrize("report_id,phrase,page", [
@@ -68,6 +68,7 @@ def test_known_passages_cite_their_known_page(corpus_index, report_id, phrase, p
     ("postofficehorizon-it-inquiry-report-vol1", r"Post Office Horizon IT Inquiry Report: Volume 1"),
     ("thespaceeconomyrecomm", r"\d* ?The Space Economy: Act Now or Lose Out \d+"),
     ("behaviour-change-report-recomm", r"\bBEHAVIOUR CHANGE \d+|\d+ BEHAVIOUR CHANGE\b"),
+    ("uk-covid-19-inquiry-module-1-recomm", r"Module 1: The resilience and preparedness of the United Kingdom"),
 ])
 def test_running_headers_and_footers_never_appear_in_passages(corpus_index, raw_pages, report_id, running):
     pattern = re.compile(running)

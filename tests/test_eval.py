@@ -46,7 +46,7 @@ def test_qa_set_scores_stay_above_their_floor(corpus_index_dir):
     r = eval_qa_set(QA_SET, corpus_index_dir)
     assert r["questions"] == len(load_qa_set(QA_SET))
     # Floors set below the figures measured when they were written (README): a fall is a regression.
-    assert r["hit@5"] >= 0.55 and r["hit@1"] >= 0.25
+    assert r["hit@5"] >= 0.50 and r["hit@1"] >= 0.28
     assert r["found_when_answerable"] >= 0.7 and r["not_found_when_out_of_scope"] >= 0.5
 
 

@@ -74,42 +74,77 @@ def _page_lines(page) -> list[Line]:
         textpage.close()
 
 
-def _signature(text: str) -> str:
-    """A line with its page number taken out: "18 Overview", "Overview 19" and "Page 2 of 13" vary
-    only there. Other digits stay, so footnotes ("455 Q 70 Dr Adam Baker") keep their identity."""
+def _signature(text: str) -> tuple[str, int | None]:
+    """A line with its page number taken out, and that number: "18 Overview", "Overview 19" and
+    "Page 2 of 13" vary only there. Other digits stay, so footnotes keep their identity."""
     sig = _PAGE_OF.sub("page #", text.lower())
-    sig = _EDGE_NUMBER.sub("#", sig)
-    return sig
+    m = _EDGE_NUMBER.search(sig)
+    number = int(m.group()) if m and len(m.group()) <= 4 else None
+    return _EDGE_NUMBER.sub("#", sig), number
 
 
 def remove_running_lines(pages: list[list[Line]]) -> list[list[Line]]:
     """Drop running headers/footers and bare page numbers.
 
-    A running line is one whose text, digits aside, stands in the top or bottom lines of several
-    pages. It is removed there; where it repeats on a quarter of the pages or more it is removed
-    wherever it stands on a page (also when a page prints it twice on one line). Lines with fewer than
-    six letters (footnotes such as "281 Q 735" or "159 Ibid.") are never taken for running lines:
-    their shape repeats without being a header.
+    A running line is one whose text, page number aside, stands in the top or bottom lines of several
+    pages; when it carries a number, that number must follow the page count (a constant offset for
+    most of its pages) or stay the same ("Volume 1"), which tells a running title ("18 Overview") from a footnote that cites the
+    same source on several pages ("262 Written evidence from ..."). It is removed there; where it
+    repeats on a quarter of the pages or more it is removed wherever it stands on a page, also from the
+    start of a line it shares with other text. Lines with fewer than six letters ("159 Ibid.") never
+    count.
     """
     n = len(pages)
-    counts: Counter[str] = Counter()
-    for lines in pages:
-        counts.update({_signature(l.text) for l in lines[:_ZONE] + lines[-_ZONE:]})
+    pages_of: dict[str, set[int]] = {}
+    offsets: dict[str, Counter[int]] = {}
+    numbers: dict[str, Counter[int]] = {}
+    for p, lines in enumerate(pages):
+        for line in lines[:_ZONE] + lines[-_ZONE:]:
+            sig, number = _signature(line.text)
+            pages_of.setdefault(sig, set()).add(p)
+            if number is not None:
+                offsets.setdefault(sig, Counter())[number - p] += 1
+                numbers.setdefault(sig, Counter())[number] += 1
     threshold = 3 if n >= 4 else max(2, n)
     everywhere = max(threshold, math.ceil(n / 4))
+
+    def repeats(sig: str) -> int:
+        count = len(pages_of.get(sig, ()))
+        if sig in offsets:
+            follows_pages = offsets[sig].most_common(1)[0][1] * 2 >= count
+            constant = numbers[sig].most_common(1)[0][1] * 2 >= count  # "Report: Volume 1"
+            if not (follows_pages or constant):
+                return 0  # the number does not follow the pages: footnotes, not a running title
+        return count
+
+    strong = sorted({l.text for lines in pages for l in lines
+                     if sum(c.isalpha() for c in l.text) >= 6 and repeats(_signature(l.text)[0]) >= everywhere},
+                    key=len, reverse=True)
+
+    def without_running_prefix(text: str) -> str:
+        """A running title that pdfium put on one line with the text beside it is cut off."""
+        cut = True
+        while cut:
+            cut = False
+            for head in strong:
+                if text.startswith(head + " "):
+                    text, cut = text[len(head) + 1:], True
+                    break
+        return text
+
     cleaned = []
     for lines in pages:
         keep = []
         for i, line in enumerate(lines):
-            sig = _signature(line.text)
+            text = without_running_prefix(line.text)
+            sig, _ = _signature(text)
             in_zone = i < _ZONE or i >= len(lines) - _ZONE
-            wordy = sum(c.isalpha() for c in sig) >= 6
-            half = line.text[: len(line.text) // 2].strip()
-            doubled = line.text == f"{half} {half}" and counts[_signature(half)] >= everywhere
-            running = wordy and (counts[sig] >= everywhere or doubled or (in_zone and counts[sig] >= threshold))
-            if running or (in_zone and _PAGE_NUMBER.match(sig)):
+            count = repeats(sig) if sum(c.isalpha() for c in sig) >= 6 else 0
+            if count >= everywhere or (in_zone and count >= threshold):
                 continue
-            keep.append(line)
+            if in_zone and _PAGE_NUMBER.match(sig):
+                continue
+            keep.append(line if text == line.text else Line(text, line.height, line.bold))
         cleaned.append(keep)
     return cleaned
 
