@@ -6,21 +6,23 @@ new one is complete, and a failed build leaves it as it was.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import fcntl
 import json
 import logging
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
 
 from . import bm25, text as text_mod
-from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, chunk_document
-from .errors import BuildError, QAError, RejectedFile
-from .index import GenerationData, atomic_write_text, prune_generations, write_generation
+from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, CHUNKER_VERSION, Chunk, chunk_document
+from .errors import BuildError, RejectedFile
+from .index import GENERATIONS, GenerationData, atomic_write_text, prune_generations, read_pointer, write_generation
 from .ingest import EXTRACTOR_VERSION, Document, ReportFile, extract, find_reports, read_sidecar, sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -41,19 +43,64 @@ class BuildResult:
     extracted: list[str] = field(default_factory=list)  # files read afresh
     reused: list[str] = field(default_factory=list)  # files taken from the extraction cache
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, the file it duplicates)
+    removed: list[str] = field(default_factory=list)  # files indexed before whose reports are gone
     seconds: float = 0.0
 
 
-@contextmanager
-def build_lock(index_dir: Path):
-    """One build at a time per index folder; a dead build's lock dies with its process."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".build.lock", "w") as fh:
+class BuildLock:
+    """One build at a time per index folder (an flock, so a killed build's lock dies with it)."""
+
+    def __init__(self, index_dir: Path):
+        self.index_dir = Path(index_dir)
+        self._fh = None
+
+    def acquire(self, wait: bool = False) -> "BuildLock":
+        """Take the lock; with ``wait``, queue behind a running build instead of failing."""
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(self.index_dir / ".build.lock", "w")
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BuildError(f"another build is already running on {index_dir}; wait for it to finish") from None
-        yield
+            fh.close()
+            raise BuildError(f"another build is already running on {self.index_dir}; wait for it to finish",
+                             code="build_running") from None
+        self._fh = fh
+        return self
+
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "BuildLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong writing files, in words a person can act on."""
+    hint = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EFBIG: "a file would exceed the file size limit", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.EROFS: "the file system is read-only"}.get(exc.errno or 0)
+    if hint is None and exc.errno is None and "requested and" in str(exc):  # numpy's short write
+        hint = f"the disk is full or a file size limit was reached ({exc})"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{hint or exc.strerror or exc}{where}"
+
+
+def previous_files(index_dir: Path) -> set[str]:
+    """Report files of the live generation (empty when there is none or it cannot be read)."""
+    name = read_pointer(index_dir)
+    try:
+        return {r["file"] for r in json.loads((index_dir / GENERATIONS / str(name) / "reports.json").read_text("utf-8"))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
 
 
 def slug(name: str) -> str:
@@ -69,9 +116,47 @@ def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, u
         except (ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is simply re-extracted
     doc = extract(data, rf.name)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cache_file, json.dumps(doc.to_json(), ensure_ascii=False))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache_file, json.dumps(doc.to_json(), ensure_ascii=False))
+    except OSError as exc:  # the cache only saves time; the build goes on without it
+        log.warning("could not cache the extraction of %s: %s", rf.name, exc)
     return doc, False
+
+
+def _passages_key(digest: str, chunk_size: int, overlap: int) -> str:
+    settings = json.dumps([EXTRACTOR_VERSION, CHUNKER_VERSION, chunk_size, overlap, text_mod.settings()])
+    return f"{digest}-p{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
+
+def _cached_passages(doc: Document, digest: str, cache_dir: Path, chunk_size: int, overlap: int,
+                     use_cache: bool) -> tuple[list[Chunk], list[list[str]]]:
+    """A document's passages and their tokens, from the cache when the same content was chunked and
+    tokenized with the same settings before (an update then only re-reads what changed)."""
+    cache_file = cache_dir / f"{_passages_key(digest, chunk_size, overlap)}.json"
+    if use_cache and cache_file.exists():
+        try:
+            data = json.loads(cache_file.read_text(encoding="utf-8"))
+            return [Chunk(*c) for c in data["chunks"]], data["tokens"]
+        except (ValueError, KeyError, TypeError):
+            pass
+    chunks = chunk_document(doc, chunk_size, overlap)
+    tokens = passage_tokens(doc, chunks)
+    try:
+        atomic_write_text(cache_file, json.dumps(
+            {"chunks": [[c.start, c.end, c.page, c.page_end, c.section] for c in chunks], "tokens": tokens},
+            ensure_ascii=False))
+    except OSError as exc:
+        log.warning("could not cache the passages of %s: %s", digest[:12], exc)
+    return chunks, tokens
+
+
+def _prune_cache(cache_dir: Path, keep: set[str]) -> None:
+    """Drop cache entries of file contents no longer in the index (the cache holds what is indexed)."""
+    if cache_dir.is_dir():
+        for f in cache_dir.glob("*.json"):
+            if f.name.split("-", 1)[0] not in keep:
+                f.unlink(missing_ok=True)
 
 
 def _record(rid: str, rf: ReportFile, digest: str, doc: Document, sidecar: dict) -> dict:
@@ -92,103 +177,149 @@ def _record(rid: str, rf: ReportFile, digest: str, doc: Document, sidecar: dict)
     }
 
 
-def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False, progress: bool = False,
-                chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP) -> BuildResult:
-    """Index every report file under ``reports_dir`` into a new generation in ``index_dir``."""
-    t0 = time.perf_counter()
+Progress = Callable[[int, int, str], None]  # (files done, files in all, the file being read)
+
+
+def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False, on_progress: Progress | None = None,
+                lock: BuildLock | None = None, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
+                k1: float = bm25.K1, b: float = bm25.B) -> BuildResult:
+    """Index every report file under ``reports_dir`` into a new generation in ``index_dir``.
+
+    ``incremental`` takes files whose content was extracted before from the cache. ``lock`` is a
+    :class:`BuildLock` the caller already holds (a background job); otherwise one is taken here.
+    """
     reports_dir, index_dir = Path(reports_dir), Path(index_dir)
     if not reports_dir.is_dir():
         raise BuildError(f"the reports folder {reports_dir} does not exist or is not a folder")
-    with build_lock(index_dir):
-        prune_generations(index_dir)
-        files = find_reports(reports_dir)
-        result = BuildResult(generation="", reports=0, chunks=0)
-        records: list[dict] = []
-        docs: dict[str, tuple[str, dict]] = {}
-        chunk_cols: dict[str, list] = {k: [] for k in ("report", "seq", "start", "end", "page", "page_end", "section")}
-        sections: dict[str, int] = {}
-        seen_sha: dict[str, str] = {}
-        token_terms: list[np.ndarray] = []
-        token_docs: list[np.ndarray] = []
-        vocab: dict[str, int] = {}
-        n_chunks = 0
-        iterator = files
-        if progress:
-            from tqdm import tqdm
+    own_lock = None if lock is not None else BuildLock(index_dir).acquire()
+    try:
+        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b))
+    finally:
+        if own_lock is not None:
+            own_lock.release()
 
-            iterator = tqdm(files, desc="indexing", unit="file", delay=0.5)
-        for rf in iterator:
-            try:
-                data = rf.path.read_bytes()
-            except OSError as exc:
-                result.rejected.append(Rejected(rf.name, f"{rf.name}: cannot be read ({exc.strerror or exc})"))
-                continue
-            digest = sha256_bytes(data)
-            if digest in seen_sha:
-                result.duplicates.append((rf.name, seen_sha[digest]))
-                continue
-            try:
-                sidecar = read_sidecar(rf.path)
-                doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental)
-            except RejectedFile as exc:
-                result.rejected.append(Rejected(rf.name, exc.message))
-                continue
-            except Exception as exc:  # a file no reader expected must not stop the build
-                log.exception("unexpected failure reading %s", rf.name)
-                result.rejected.append(Rejected(rf.name, f"{rf.name}: could not be read ({type(exc).__name__}: {exc})"))
-                continue
-            seen_sha[digest] = rf.name
-            (result.reused if reused else result.extracted).append(rf.name)
-            rid = slug(rf.name)
-            if rid in docs:
-                rid = f"{rid}-{digest[:8]}"
-            r_idx = len(records)
-            chunks = chunk_document(doc, chunk_size, overlap)
-            record = _record(rid, rf, digest, doc, sidecar)
-            record["chunks"] = len(chunks)
-            records.append(record)
-            docs[rid] = (doc.text, {"pages": [list(p) for p in doc.pages],
-                                    "headings": [[h.start, h.end, h.title, h.level] for h in doc.headings]})
-            for seq, c in enumerate(chunks):
-                ids = [vocab.setdefault(t, len(vocab)) for t in text_mod.tokenize(doc.text[c.start:c.end])]
-                token_terms.append(np.asarray(ids, dtype=np.int64))
-                token_docs.append(np.full(len(ids), n_chunks, dtype=np.int64))
-                n_chunks += 1
-                chunk_cols["report"].append(r_idx)
-                chunk_cols["seq"].append(seq)
-                chunk_cols["start"].append(c.start)
-                chunk_cols["end"].append(c.end)
-                chunk_cols["page"].append(c.page or 0)
-                chunk_cols["page_end"].append(c.page_end or 0)
-                chunk_cols["section"].append(-1 if c.section is None else sections.setdefault(c.section, len(sections)))
-        if not records:
-            reasons = "".join(f"\n  rejected: {r.reason}" for r in result.rejected)
-            raise BuildError(
-                f"no report could be indexed from {reports_dir} ({len(files)} file(s)){reasons}\n"
-                "the previous index is untouched"
-            )
-        postings = bm25.compile_postings(np.concatenate(token_terms), np.concatenate(token_docs), len(vocab), n_chunks)
-        dtypes = {"report": np.int32, "seq": np.int32, "start": np.int64, "end": np.int64,
-                  "page": np.int32, "page_end": np.int32, "section": np.int32}
-        chunk_arrays = {f"chunk_{k}": np.asarray(v, dtype=dtypes[k]) for k, v in chunk_cols.items()}
-        settings = {
-            "tokenizer": text_mod.settings(),
-            "bm25": {"k1": bm25.K1, "b": bm25.B, "epsilon": bm25.EPSILON},
-            "chunking": {"size": chunk_size, "overlap": overlap},
-            "extractor_version": EXTRACTOR_VERSION,
-        }
+
+@dataclass
+class Indexed:
+    """One report ready for the index: its record, its document, its passages and their tokens."""
+
+    record: dict
+    doc: Document
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+
+
+def passage_tokens(doc: Document, chunks: list[Chunk]) -> list[list[str]]:
+    """Index terms of each passage."""
+    return [text_mod.tokenize(doc.text[c.start:c.end]) for c in chunks]
+
+
+def assemble(items: list[Indexed], settings: dict) -> GenerationData:
+    """Vocabulary, BM25 postings and per-passage arrays over all the reports: a generation's content."""
+    chunk_cols: dict[str, list] = {k: [] for k in ("report", "seq", "start", "end", "page", "page_end", "section")}
+    sections: dict[str, int] = {}
+    token_terms: list[np.ndarray] = []
+    token_docs: list[np.ndarray] = []
+    vocab: dict[str, int] = {}
+    n_chunks = 0
+    for r_idx, item in enumerate(items):
+        item.record["chunks"] = len(item.chunks)
+        for seq, (c, tokens) in enumerate(zip(item.chunks, item.tokens)):
+            ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
+            token_terms.append(np.asarray(ids, dtype=np.int64))
+            token_docs.append(np.full(len(ids), n_chunks, dtype=np.int64))
+            n_chunks += 1
+            chunk_cols["report"].append(r_idx)
+            chunk_cols["seq"].append(seq)
+            chunk_cols["start"].append(c.start)
+            chunk_cols["end"].append(c.end)
+            chunk_cols["page"].append(c.page or 0)
+            chunk_cols["page_end"].append(c.page_end or 0)
+            chunk_cols["section"].append(-1 if c.section is None else sections.setdefault(c.section, len(sections)))
+    params = settings["bm25"]
+    postings = bm25.compile_postings(np.concatenate(token_terms), np.concatenate(token_docs), len(vocab), n_chunks,
+                                     params["k1"], params["b"], params["epsilon"])
+    dtypes = {"report": np.int32, "seq": np.int32, "start": np.int64, "end": np.int64,
+              "page": np.int32, "page_end": np.int32, "section": np.int32}
+    chunk_arrays = {f"chunk_{k}": np.asarray(v, dtype=dtypes[k]) for k, v in chunk_cols.items()}
+    docs = {i.record["id"]: (i.doc.text, {"pages": [list(p) for p in i.doc.pages],
+                                          "headings": [[h.start, h.end, h.title, h.level] for h in i.doc.headings]})
+            for i in items}
+    return GenerationData(postings, list(vocab), chunk_arrays, list(sections), [i.record for i in items], docs, settings)
+
+
+def index_settings(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1,
+                   b: float = bm25.B) -> dict:
+    """What a generation records about how it was made (the manifest)."""
+    return {
+        "tokenizer": text_mod.settings(),
+        "bm25": {"k1": k1, "b": b, "epsilon": bm25.EPSILON},
+        "chunking": {"size": chunk_size, "overlap": overlap, "version": CHUNKER_VERSION},
+        "extractor_version": EXTRACTOR_VERSION,
+    }
+
+
+def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: Progress | None,
+           settings: dict) -> BuildResult:
+    chunk_size, overlap = settings["chunking"]["size"], settings["chunking"]["overlap"]
+    t0 = time.perf_counter()
+    prune_generations(index_dir)
+    previous = previous_files(index_dir)
+    files = find_reports(reports_dir)
+    result = BuildResult(generation="", reports=0, chunks=0)
+    items: list[Indexed] = []
+    ids: set[str] = set()
+    seen_sha: dict[str, str] = {}
+    for done, rf in enumerate(files):
+        if on_progress:
+            on_progress(done, len(files), rf.name)
         try:
-            gen = write_generation(index_dir, GenerationData(postings, list(vocab), chunk_arrays, list(sections),
-                                                             records, docs, settings))
+            data = rf.path.read_bytes()
         except OSError as exc:
-            raise BuildError(
-                f"could not write the index in {index_dir}: {exc.strerror or exc}"
-                f"{' (disk full)' if getattr(exc, 'errno', None) == 28 else ''}; the previous index is untouched"
-            ) from exc
-        prune_generations(index_dir)
-        result.generation, result.reports, result.chunks = gen, len(records), n_chunks
-        result.seconds = time.perf_counter() - t0
-        return result
+            result.rejected.append(Rejected(rf.name, f"{rf.name}: cannot be read ({exc.strerror or exc})"))
+            continue
+        digest = sha256_bytes(data)
+        if digest in seen_sha:
+            result.duplicates.append((rf.name, seen_sha[digest]))
+            continue
+        try:
+            sidecar = read_sidecar(rf.path)
+            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental)
+        except RejectedFile as exc:
+            result.rejected.append(Rejected(rf.name, exc.message))
+            continue
+        except Exception as exc:  # a file no reader expected must not stop the build
+            log.exception("unexpected failure reading %s", rf.name)
+            result.rejected.append(Rejected(rf.name, f"{rf.name}: could not be read ({type(exc).__name__}: {exc})"))
+            continue
+        seen_sha[digest] = rf.name
+        (result.reused if reused else result.extracted).append(rf.name)
+        rid = slug(rf.name)
+        if rid in ids:
+            rid = f"{rid}-{digest[:8]}"
+        ids.add(rid)
+        chunks, tokens = _cached_passages(doc, digest, index_dir / "cache", chunk_size, overlap, incremental)
+        items.append(Indexed(_record(rid, rf, digest, doc, sidecar), doc, chunks, tokens))
+    if not items:
+        reasons = "".join(f"\n  rejected: {r.reason}" for r in result.rejected)
+        raise BuildError(
+            f"no report could be indexed from {reports_dir} ({len(files)} file(s)){reasons}\n"
+            "the previous index is untouched"
+        )
+    data = assemble(items, settings)
+    try:
+        gen = write_generation(index_dir, data)
+    except OSError as exc:
+        raise BuildError(f"could not write the index in {index_dir}: {describe_os_error(exc)}; "
+                         "the previous index is untouched") from exc
+    if on_progress:
+        on_progress(len(files), len(files), "")
+    prune_generations(index_dir)
+    _prune_cache(index_dir / "cache", {i.record["sha256"] for i in items})
+    result.removed = sorted(previous - {i.record["file"] for i in items} - {d for d, _ in result.duplicates})
+    result.generation, result.reports, result.chunks = gen, len(items), len(data.chunk_arrays["chunk_start"])
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
-__all__ = ["build_index", "BuildResult", "Rejected", "QAError"]
+__all__ = ["build_index", "assemble", "index_settings", "Indexed", "BuildLock", "BuildResult", "Rejected"]

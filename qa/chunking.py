@@ -14,6 +14,7 @@ from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
 from .ingest import Document
 
+CHUNKER_VERSION = 1  # bump when passages change for the same text and settings (invalidates caches)
 CHUNK_SIZE = 200  # words; chosen on the QA set (README, "Choosing the passage size")
 CHUNK_OVERLAP = 0  # sentences repeated when a paragraph is split; measured, README
 MAX_SENTENCE_WORDS = 200

@@ -22,11 +22,40 @@ def _reports_arg(p: argparse.ArgumentParser) -> None:
                    help="folder of report files, searched recursively (default: $QA_REPORTS_DIR or the bundled sample)")
 
 
+def progress_bar():
+    """A tqdm bar on a terminal (after half a second), nothing elsewhere: (callback, close)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(desc="indexing", unit="file", delay=0.5)
+
+    def update(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(name[-40:], refresh=False)
+        bar.refresh()
+
+    return update, bar.close
+
+
+def run_build(reports: Path, index: Path, incremental: bool):
+    from .build import build_index
+
+    update, close = progress_bar()
+    try:
+        return build_index(reports, index, incremental=incremental, on_progress=update)
+    finally:
+        close()
+
+
 def _print_build(result, out=sys.stdout) -> None:
     for r in result.rejected:
         print(f"rejected: {r.reason}", file=out)
     for dup, original in result.duplicates:
         print(f"duplicate: {dup} has the same content as {original}; indexed once", file=out)
+    if result.removed:
+        print(f"removed: {len(result.removed)} report(s) whose files are gone: {', '.join(result.removed)}", file=out)
     if result.extracted:
         print(f"extracted: {len(result.extracted)} file(s): {', '.join(result.extracted)}", file=out)
     if result.reused:
@@ -36,11 +65,19 @@ def _print_build(result, out=sys.stdout) -> None:
 
 
 def cmd_index(args) -> int:
-    from .build import build_index
-
-    result = build_index(args.reports or config.reports_dir(), args.index or config.index_dir(),
-                         incremental=args.index_command == "update", progress=sys.stderr.isatty())
+    result = run_build(args.reports or config.reports_dir(), args.index or config.index_dir(),
+                       incremental=args.index_command == "update")
     _print_build(result)
+    return 0
+
+
+def cmd_watch(args) -> int:
+    import logging
+
+    from .watch import watch
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    watch(args.reports or config.reports_dir(), args.index or config.index_dir(), settle=args.settle)
     return 0
 
 
@@ -93,6 +130,13 @@ def parser() -> argparse.ArgumentParser:
         _reports_arg(b)
         _index_arg(b)
         b.set_defaults(func=cmd_index)
+
+    w = sub.add_parser("watch", help="update the index whenever report files arrive, change or go")
+    _reports_arg(w)
+    _index_arg(w)
+    w.add_argument("--settle", type=float, default=2.0,
+                   help="seconds of quiet after a burst of changes before updating (default 2)")
+    w.set_defaults(func=cmd_watch)
 
     a = sub.add_parser("ask", help="answer one question")
     a.add_argument("question")

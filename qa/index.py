@@ -4,8 +4,10 @@ Layout of an index folder::
 
     CURRENT                  name of the live generation, swapped atomically (temp file + os.replace)
     generations/<id>/        never modified once complete: manifest.json, *.npy arrays, terms.json,
-                             sections.json, reports.json, docs/<report_id>.txt and .json
-    cache/<sha256>.json      extracted text per report file content, so an update re-reads only new files
+                             sections.json, reports.json, texts.bin (every report's text, UTF-8, one
+                             after the other; text_offsets.npy gives their byte ranges), layouts.json
+    cache/<sha256>-….json    per indexed file content: its extracted text, and its passages and tokens for
+                             the current settings, so an update re-reads and re-chunks only new files
     .build.lock              held by the one build allowed at a time
 
 Arrays are ``.npy`` loaded with ``mmap_mode="r"`` (every worker shares the pages); text and metadata
@@ -14,6 +16,7 @@ are JSON. No pickle anywhere.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -30,10 +33,13 @@ from . import text as text_mod
 from .bm25 import Postings
 from .errors import IndexUnavailable, NotFound
 
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2  # 2: report texts in one texts.bin
 POINTER = "CURRENT"
 GENERATIONS = "generations"
-KEEP_GENERATIONS = 3
+KEEP_GENERATIONS = int(os.environ.get("QA_KEEP_GENERATIONS") or 3)
+GRACE_SECONDS = float(os.environ.get("QA_GENERATION_GRACE") or 60)
 
 _ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len",
            "chunk_report", "chunk_seq", "chunk_start", "chunk_end", "chunk_page", "chunk_page_end", "chunk_section")
@@ -71,7 +77,7 @@ class GenerationData:
     chunk_arrays: dict[str, np.ndarray]
     sections: list[str]
     reports: list[dict]
-    docs: dict[str, tuple[str, dict]]  # report id -> (text, layout: pages and headings)
+    docs: dict[str, tuple[str, dict]]  # report id -> (text, layout: pages and headings), in report order
     settings: dict
 
 
@@ -82,7 +88,21 @@ def write_generation(root: Path, data: GenerationData) -> str:
     # Names sort in build order (builds are serialised by the build lock).
     gen_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:4]
     tmp = gen_root / f".tmp-{gen_id}"
-    (tmp / "docs").mkdir(parents=True)
+    try:
+        _write_files(tmp, gen_id, data)
+        final = gen_root / gen_id
+        os.rename(tmp, final)
+        _fsync_dir(gen_root)
+        atomic_write_text(root / POINTER, gen_id + "\n")
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # free the space a failed write took
+        raise
+    return gen_id
+
+
+def _write_files(tmp: Path, gen_id: str, data: GenerationData) -> None:
+    tmp.mkdir(parents=True)
     p = data.postings
     arrays = {"offsets": p.offsets, "doc_ids": p.doc_ids, "impacts": p.impacts, "idf": p.idf, "doc_len": p.doc_len}
     arrays.update(data.chunk_arrays)
@@ -91,9 +111,12 @@ def write_generation(root: Path, data: GenerationData) -> str:
     _write_json(tmp / "terms.json", data.terms)
     _write_json(tmp / "sections.json", data.sections)
     _write_json(tmp / "reports.json", data.reports)
-    for rid, (text, layout) in data.docs.items():
-        (tmp / "docs" / f"{rid}.txt").write_text(text, encoding="utf-8")
-        _write_json(tmp / "docs" / f"{rid}.json", layout)
+    offsets = [0]
+    with open(tmp / "texts.bin", "wb") as f:
+        for text, _layout in data.docs.values():
+            offsets.append(offsets[-1] + f.write(text.encode("utf-8")))
+    np.save(tmp / "text_offsets.npy", np.asarray(offsets, dtype=np.int64), allow_pickle=False)
+    _write_json(tmp / "layouts.json", [layout for _text, layout in data.docs.values()])
     manifest = {
         "format_version": FORMAT_VERSION,
         "generation": gen_id,
@@ -109,27 +132,29 @@ def write_generation(root: Path, data: GenerationData) -> str:
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
     _fsync_dir(tmp)
-    final = gen_root / gen_id
-    os.rename(tmp, final)
-    _fsync_dir(gen_root)
-    atomic_write_text(root / POINTER, gen_id + "\n")
-    _fsync_dir(root)
-    return gen_id
 
 
-def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:
-    """Remove unfinished generations left by a dead build and all but the newest ``keep`` complete ones."""
+def prune_generations(root: Path, keep: int = KEEP_GENERATIONS, grace: float = GRACE_SECONDS) -> None:
+    """Remove what dead builds left (unfinished generations, temp files) and old generations.
+
+    A generation goes only when it is not among the newest ``keep`` and was superseded more than
+    ``grace`` seconds ago, so a request still reading it (in any worker) can finish. Call it only
+    while holding the build lock.
+    """
     gen_root = root / GENERATIONS
+    for stale in list(root.glob(".*.tmp")) + list((root / "cache").glob(".*.tmp")):
+        stale.unlink(missing_ok=True)
     if not gen_root.is_dir():
         return
-    current = read_pointer(root)
-    complete = sorted(p for p in gen_root.iterdir() if p.is_dir() and not p.name.startswith("."))
     for p in gen_root.iterdir():
         if p.name.startswith(".tmp-"):
             shutil.rmtree(p, ignore_errors=True)
-    for p in complete[:-keep]:
-        if p.name != current:
-            shutil.rmtree(p, ignore_errors=True)
+    current = read_pointer(root)
+    complete = sorted(p for p in gen_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    now = time.time()
+    for old, newer in zip(complete[:-keep], complete[1:]):
+        if old.name != current and now - newer.stat().st_mtime > grace:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def read_pointer(root: Path) -> str | None:
@@ -146,9 +171,13 @@ class Index:
     def __init__(self, path: Path):
         self.path = path
         try:
-            self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise IndexUnavailable(f"the index at {path} is unreadable ({exc}); rebuild it with 'qa index build'") from exc
+            self._load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexUnavailable(
+                f"the index at {path} is unreadable ({exc}); rebuild it with 'qa index build'") from exc
+
+    def _load(self, path: Path) -> None:
+        self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         if self.manifest.get("format_version") != FORMAT_VERSION:
             raise IndexUnavailable(
                 f"the index at {path} has format version {self.manifest.get('format_version')}, this program reads "
@@ -170,7 +199,11 @@ class Index:
         self.sections: list[str] = json.loads((path / "sections.json").read_text("utf-8"))
         self.reports: list[dict] = json.loads((path / "reports.json").read_text("utf-8"))
         self.report_index = {r["id"]: i for i, r in enumerate(self.reports)}
-        self._text = lru_cache(maxsize=64)(self._read_text)
+        self._text_offsets = np.load(path / "text_offsets.npy", mmap_mode="r", allow_pickle=False)
+        self._texts = np.memmap(path / "texts.bin", dtype=np.uint8, mode="r") if self._text_offsets[-1] else None
+        self._layouts: list[dict] | None = None
+        self._text = lru_cache(maxsize=256)(self._read_text)
+        self.memo: dict = {}  # what callers derive once per generation (e.g. example questions)
 
     @property
     def n_chunks(self) -> int:
@@ -183,7 +216,9 @@ class Index:
         return self.reports[i]
 
     def _read_text(self, report_id: str) -> str:
-        return (self.path / "docs" / f"{report_id}.txt").read_text(encoding="utf-8")
+        i = self.report_index[report_id]
+        start, end = int(self._text_offsets[i]), int(self._text_offsets[i + 1])
+        return bytes(self._texts[start:end]).decode("utf-8") if self._texts is not None else ""
 
     def report_text(self, report_id: str) -> str:
         self.report(report_id)
@@ -191,7 +226,9 @@ class Index:
 
     def report_layout(self, report_id: str) -> dict:
         self.report(report_id)
-        return json.loads((self.path / "docs" / f"{report_id}.json").read_text(encoding="utf-8"))
+        if self._layouts is None:
+            self._layouts = json.loads((self.path / "layouts.json").read_text(encoding="utf-8"))
+        return self._layouts[self.report_index[report_id]]
 
     def chunk_id(self, i: int) -> str:
         return f"{self.reports[int(self.chunk_report[i])]['id']}-{int(self.chunk_seq[i])}"
@@ -230,14 +267,17 @@ class IndexStore:
             if self._index is not None and stamp == self._stamp:
                 return self._index
             name = read_pointer(self.root)
-            if name is None:
-                raise IndexUnavailable(
-                    f"no index has been built in {self.root}; run 'qa index build --reports DIR --index {self.root}'"
-                )
-            gen = self.root / GENERATIONS / name
-            if self._index is None or self._index.version != name:
-                if not gen.is_dir():
-                    raise IndexUnavailable(f"the index pointer names generation {name}, which is missing; rebuild the index")
-                self._index = Index(gen)
+            try:
+                if name is None:
+                    raise IndexUnavailable(
+                        f"no index has been built in {self.root}; run 'qa index build --reports DIR --index {self.root}'"
+                    )
+                if self._index is None or self._index.version != name:
+                    self._index = Index(self.root / GENERATIONS / name)
+            except IndexUnavailable as exc:
+                if self._index is None:
+                    raise
+                log.error("%s; still serving generation %s", exc.message, self._index.version)
+                return self._index  # stamp not recorded: the next request tries again
             self._stamp = stamp
             return self._index

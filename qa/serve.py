@@ -15,11 +15,9 @@ def ensure_index(index_dir: Path, reports_dir: Path | None) -> None:
     """Build (or update) the index first when none exists or a reports folder was named."""
     if reports_dir is None and read_pointer(index_dir) is not None:
         return
-    from .build import build_index
-    from .cli import _print_build
+    from .cli import _print_build, run_build
 
-    result = build_index(reports_dir or config.reports_dir(), index_dir, incremental=True,
-                         progress=sys.stderr.isatty())
+    result = run_build(reports_dir or config.reports_dir(), index_dir, incremental=True)
     _print_build(result, out=sys.stderr)
 
 
@@ -30,7 +28,7 @@ def serve(index_dir: Path, reports_dir: Path | None = None, host: str = "127.0.0
     from .app import create_app
 
     ensure_index(Path(index_dir), reports_dir)
-    app = create_app(index_dir)
+    app = create_app(index_dir, reports_dir=reports_dir)
 
     class Server(BaseApplication):
         def load_config(self):

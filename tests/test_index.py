@@ -7,7 +7,7 @@ import pytest
 
 from qa.build import build_index
 from qa.errors import BuildError, IndexUnavailable
-from qa.index import GENERATIONS, Index, IndexStore, prune_generations, read_pointer
+from qa.index import FORMAT_VERSION, GENERATIONS, Index, IndexStore, prune_generations, read_pointer
 
 from .makefiles import probation_pdf
 
@@ -28,7 +28,7 @@ def test_build_writes_a_complete_generation_and_points_to_it(reports, tmp_path):
     assert read_pointer(index) == result.generation
     gen = index / GENERATIONS / result.generation
     manifest = json.loads((gen / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["tokenizer"]["stemmer"] == "snowball-english"
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["tokenizer"]["stemmer"] == "snowball-english"
     for npy in gen.glob("*.npy"):
         arr = np.load(npy, mmap_mode="r", allow_pickle=False)  # never pickled objects
         assert arr.dtype != object
@@ -97,7 +97,7 @@ def test_leftovers_of_a_dead_build_are_cleaned_and_old_generations_pruned(report
     index = tmp_path / "index"
     gens = [build_index(reports, index).generation for _ in range(4)]
     (index / GENERATIONS / ".tmp-dead").mkdir()
-    prune_generations(index, keep=2)
+    prune_generations(index, keep=2, grace=0)
     left = sorted(p.name for p in (index / GENERATIONS).iterdir())
     assert left == sorted(gens[-2:])
     assert read_pointer(index) == gens[-1]
