@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from . import config
-from .answer import ask
-from .errors import BadRequest, QAError
+from .admin import admin
+from .answer import ask, validate_filters
+from .examples import example_questions
+from .errors import BadRequest, IndexUnavailable, QAError
 from .index import Index, IndexStore
+from .viewer import passage_regions
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -42,6 +46,8 @@ def ask_endpoint():
         if not isinstance(body, dict):
             raise BadRequest("the JSON body must be an object with a 'question' field", code="invalid_json")
         question, top_k, history = body.get("question"), body.get("top_k"), body.get("history")
+        filters = validate_filters(body.get("report_ids", body.get("report_id")), body.get("published_from"),
+                                   body.get("published_to"))
     else:
         question = request.args.get("q", request.args.get("question"))
         if question is None:
@@ -53,7 +59,9 @@ def ask_endpoint():
             except ValueError:
                 raise BadRequest("'top_k' must be a whole number from 1 to 50", code="invalid_top_k") from None
         history = request.args.getlist("history") or None
-    return jsonify(ask(current_index(), question, top_k, history))
+        filters = validate_filters(request.args.getlist("report_id") or None, request.args.get("published_from"),
+                                   request.args.get("published_to"))
+    return jsonify(ask(current_index(), question, top_k, history, filters))
 
 
 @api.route("/health")
@@ -89,45 +97,38 @@ def static_file(name: str):
 def report_page(report_id: str):
     index = current_index()
     report = index.report(report_id)
-    text = index.report_text(report_id)
-    layout = index.report_layout(report_id)
-    blocks = _viewer_blocks(index, report_id, text, layout)
+    blocks = passage_regions(index, report_id)
     return render_template("report.html", report=report, blocks=blocks, version=index.version)
 
 
-def _viewer_blocks(index: Index, report_id: str, text: str, layout: dict) -> list[dict]:
-    """The report text cut into passage regions, each holding its text, page markers and headings.
+@pages.route("/browse")
+def browse():
+    """Every indexed report as an HTML list (``GET /reports`` stays JSON, per the contract)."""
+    try:
+        index = current_index()
+    except IndexUnavailable as exc:
+        return render_template("browse.html", reports=[], chunks=0, message=exc.message), exc.status
+    newest_first = sorted(index.reports, key=lambda r: r.get("published") or "", reverse=True)
+    return render_template("browse.html", reports=newest_first, chunks=index.n_chunks, message=None)
 
-    Passages overlap by a sentence; the viewer shows each character once, so a passage's region runs
-    from its start to the next passage's start, and its element carries its ``chunk_id``.
-    """
-    chunks = index.chunks_of(report_id)
-    cuts = [(int(index.chunk_start[c]), index.chunk_id(int(c))) for c in chunks]
-    bounds = [(0, None)] + cuts if not cuts or cuts[0][0] > 0 else cuts
-    marks = sorted([(s, 0, ("page", n, s)) for n, (s, _e) in enumerate(layout["pages"], start=1)]
-                   + [(s, 1, ("heading", e, level)) for s, e, _t, level in layout["headings"]])
-    regions = []
-    m = 0
-    for i, (start, cid) in enumerate(bounds):
-        end = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
-        items, pos = [], start
-        while m < len(marks) and marks[m][0] < end:
-            at, _, mark = marks[m]
-            m += 1
-            at = max(at, pos)
-            if at > pos:
-                items.append({"kind": "text", "text": text[pos:at]})
-                pos = at
-            if mark[0] == "page":
-                items.append({"kind": "page", "page": mark[1]})
-            else:
-                stop = min(mark[1], end)
-                items.append({"kind": "heading", "text": text[pos:stop], "level": min(int(mark[2]) + 1, 6)})
-                pos = stop
-        if end > pos:
-            items.append({"kind": "text", "text": text[pos:end]})
-        regions.append({"id": cid, "items": items})
-    return regions
+
+@pages.route("/examples")
+def examples():
+    """A few questions to start from, made from what is indexed and checked to be answered."""
+    index = current_index()
+    if "examples" not in index.memo:  # once per generation and worker
+        index.memo["examples"] = example_questions(index)
+    return jsonify({"examples": index.memo["examples"], "index_version": index.version})
+
+
+@pages.app_template_filter("long_date")
+def long_date(iso: str | None) -> str:
+    """2018-03-08 -> 8 March 2018 (GOV.UK style); anything else unchanged."""
+    try:
+        day = date.fromisoformat(iso) if iso else None
+    except (TypeError, ValueError):
+        return iso or ""
+    return f"{day.day} {day:%B %Y}" if day else ""
 
 
 def _handle_qa_error(exc: QAError):
@@ -164,12 +165,19 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def create_app(index_dir: str | Path | None = None, test_config: dict | None = None) -> Flask:
-    """Build the web app over the index in ``index_dir`` (default: ``QA_INDEX_DIR`` or ``index/``)."""
+def create_app(index_dir: str | Path | None = None, test_config: dict | None = None,
+               reports_dir: str | Path | None = None) -> Flask:
+    """Build the web app over the index in ``index_dir`` (default: ``QA_INDEX_DIR`` or ``index/``).
+
+    ``reports_dir`` (default ``QA_REPORTS_DIR``) is where admin uploads go; the admin API is on only
+    when ``QA_ADMIN_TOKEN`` is set.
+    """
     web = config.web_dir()
     app = Flask(__name__, static_folder=None, template_folder=str(web / "templates"))
     app.config.update(
         INDEX_DIR=str(index_dir or config.index_dir()),
+        REPORTS_DIR=str(reports_dir or config.reports_dir()),
+        ADMIN_TOKEN=os.environ.get("QA_ADMIN_TOKEN") or None,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
     )
@@ -180,6 +188,7 @@ def create_app(index_dir: str | Path | None = None, test_config: dict | None = N
     app.extensions["qa_store"] = IndexStore(Path(app.config["INDEX_DIR"]))
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(admin)
     app.register_error_handler(QAError, _handle_qa_error)
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)

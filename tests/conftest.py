@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 
 from qa.app import create_app
 from qa.build import build_index
@@ -56,3 +63,44 @@ def client(sample_index_dir):
 @pytest.fixture()
 def corpus_client(corpus_index_dir):
     return create_app(corpus_index_dir, {"TESTING": True}).test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(index: Path, reports: Path):
+    """`qa serve` (gunicorn) on a free port over ``reports``; yields its base URL, stops it afterwards."""
+    command = [sys.executable, "-m", "qa", "serve", "--index", str(index), "--reports", str(reports), "--port", "{port}"]
+    with server_process(command) as base:
+        yield base
+
+
+@contextmanager
+def server_process(command: list[str], env: dict[str, str] | None = None):
+    """Run a server command ("{port}" is filled with a free port) until it answers /health; yields its
+    base URL and stops the whole process group afterwards."""
+    port = free_port()
+    proc = subprocess.Popen([part.replace("{port}", str(port)) for part in command],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if requests.get(base + "/health", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the server did not start:\n" + (proc.stdout.read() if proc.stdout else ""))
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -1,47 +1,16 @@
 """End to end: `qa serve` (gunicorn) on a free port, asked over real HTTP."""
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
 from qa.config import SAMPLE_REPORTS
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import running_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    index = tmp_path_factory.mktemp("served") / "index"
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--index", str(index), "--reports", str(SAMPLE_REPORTS),
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if requests.get(base + "/health", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the server did not start:\n" + (proc.stdout.read() if proc.stdout else ""))
-        time.sleep(0.2)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    with running_server(tmp_path_factory.mktemp("served") / "index", SAMPLE_REPORTS) as base:
+        yield base
 
 
 def test_seed_question_over_http(server):
