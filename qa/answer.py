@@ -5,19 +5,22 @@ The body returned here is exactly what ``POST /ask`` sends and what ``qa ask --j
 from __future__ import annotations
 
 import math
+import re
 import time
+from datetime import date
 
 from .chunking import sentences
-from .errors import BadRequest
+from .errors import BadRequest, NotFound
 from .index import Index
-from .search import Query, make_query, matched_weight, search
+from .search import Filters, Query, make_query, matched_weight, prefer_named, search
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 50
 DEFAULT_TOP_K = 5
 MAX_HISTORY = 20
-MIN_EVIDENCE = 0.5  # share of the question's idf mass the best passage must contain
+MIN_EVIDENCE = 0.4  # share of the question's idf mass the best passage must contain
+CANDIDATES = 50  # passages considered before the names of the question reorder them
 NOT_FOUND = ("Nothing in the indexed reports answers this question. Try other words, name the "
              "organisation or topic you mean, or check GET /reports for what is indexed.")
 
@@ -49,6 +52,26 @@ def validate(question, top_k=DEFAULT_TOP_K, history=None) -> tuple[str, int, lis
     return question, top_k, [h.strip() for h in history if h.strip()]
 
 
+def validate_filters(report_ids=None, published_from=None, published_to=None) -> Filters:
+    """Check the optional filters of /ask: report ids (a string or a list) and an ISO date range."""
+    if isinstance(report_ids, str):
+        report_ids = [report_ids]
+    if report_ids is not None and (not isinstance(report_ids, list) or not all(isinstance(r, str) for r in report_ids)
+                                   or len(report_ids) > 100):
+        raise BadRequest("'report_ids' must be a list of at most 100 report ids (GET /reports lists them)",
+                         code="invalid_filter")
+    for name, value in (("published_from", published_from), ("published_to", published_to)):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+            raise BadRequest(f"'{name}' must be a date: YYYY, YYYY-MM or YYYY-MM-DD", code="invalid_filter")
+        try:
+            date.fromisoformat((value + "-01-01")[:10])
+        except ValueError:
+            raise BadRequest(f"'{name}' is not a real date: {value}", code="invalid_filter") from None
+    return Filters(report_ids or None, published_from, published_to)
+
+
 def _passage(index: Index, rank: int, chunk: int, score: float) -> dict:
     report = index.reports[int(index.chunk_report[chunk])]
     page = int(index.chunk_page[chunk]) or None
@@ -76,19 +99,25 @@ def _passage(index: Index, rank: int, chunk: int, score: float) -> dict:
     }
 
 
-def extract_answer(query: Query, passages: list[dict], max_sentences: int = 2) -> str:
-    """The sentences of the top passages that answer best, quoted verbatim, each with its [n].
+def extract_answer(query: Query, passages: list[dict], max_sentences: int = 3) -> str:
+    """1-3 sentences of the top passages that answer best, quoted verbatim, each with its [n].
 
     Within the retrieved passages the question's topic words (a report's name) occur everywhere; the
     words that pick out the answer occur in few sentences. So a sentence scores, for each question term
     it holds, log(1 + sentences / sentences holding the term); shorter than a dozen words, it is scaled
-    down (a bare bullet title repeats the question but says nothing).
+    down. A lead-in shorter than six words is quoted together with the sentence after it. The answer leads with the best
+    sentence of passage [1], the best-ranked evidence, and adds the best sentence of [2] and [3] where
+    they score at least three quarters as well.
     """
     wanted = set(query.tokens)
     found = []  # (rank, sentence, its question terms, words)
     for p in passages[:3]:
         text = p["text"]
-        for s, e in sentences(text):
+        spans = sentences(text)
+        for i, (s, e) in enumerate(spans):
+            # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
+            if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
+                e = spans[i + 1][1]
             sentence = text[s:e].strip()
             found.append((p["rank"], sentence, wanted & set(tokenize(sentence)), len(sentence.split())))
     holding = {t: sum(1 for f in found if t in f[2]) for t in wanted}
@@ -96,23 +125,33 @@ def extract_answer(query: Query, passages: list[dict], max_sentences: int = 2) -
     best: dict[int, tuple[float, str]] = {}
     for rank, sentence, terms, n_words in found:
         score = sum(weight[t] for t in terms) * min(1.0, n_words / 12)
-        if score > 0 and score > best.get(rank, (0.0, ""))[0]:
+        if score > best.get(rank, (0.0, ""))[0]:
             best[rank] = (score, sentence)
-    if not best:
-        return passages[0]["text"][:300] + f" [{passages[0]['rank']}]"
-    top = max(score for score, _ in best.values())
-    chosen = sorted((rank, s) for rank, (score, s) in best.items() if score >= 0.75 * top)[:max_sentences]
-    return " ".join(f"{s} [{rank}]" for rank, s in chosen)
+    lead_rank = 1 if 1 in best else min(best, default=None)
+    if lead_rank is None:  # no sentence holds a question term: quote the top passage's first sentence
+        s, e = sentences(passages[0]["text"])[0]
+        return f"{passages[0]['text'][s:e]} [{passages[0]['rank']}]"
+    lead = best[lead_rank][0]
+    chosen = [r for r in sorted(best) if r == lead_rank or best[r][0] >= 0.75 * lead][:max_sentences]
+    return " ".join(f"{best[r][1]} [{r}]" for r in chosen)
 
 
-def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None) -> dict:
+def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None) -> dict:
     """The full /ask response body for one question."""
     t0 = time.perf_counter()
     question, top_k, history = validate(question, top_k, history)
+    if filters and filters.report_ids:
+        for rid in filters.report_ids:
+            try:
+                index.report(rid)
+            except NotFound:
+                raise BadRequest(f"no report with id {rid!r} is indexed; GET /reports lists them",
+                                 code="invalid_filter") from None
     query = make_query(index, question, history)
-    hits = search(index, query, top_k)
+    hits, named = prefer_named(index, query, search(index, query, max(top_k, CANDIDATES), filters))
+    hits = hits[:top_k]
     passages = [_passage(index, i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
-    found = bool(hits) and matched_weight(index, query, hits[0].chunk) >= MIN_EVIDENCE
+    found = named and matched_weight(index, query, hits[0].chunk) >= MIN_EVIDENCE
     return {
         "question": question,
         "found": found,

@@ -16,16 +16,18 @@ import csv
 import json
 import math
 import re
+import tempfile
 import unicodedata
 from pathlib import Path
 
-import numpy as np
-
-from . import bm25, config
+from . import config
 from .answer import ask
+from .build import Indexed, assemble, index_settings, passage_tokens
+from .chunking import Chunk
 from .errors import BadRequest
-from .index import IndexStore
-from .text import tokenize
+from .index import Index, IndexStore, write_generation
+from .ingest import TextBuilder
+from .search import make_query, search
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
@@ -101,45 +103,56 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def eval_beir(folder: Path, exclude_self: bool = False, k1: float = bm25.K1, b: float = bm25.B) -> dict:
-    """nDCG@10, Recall@100 and MRR@10 of BM25 with our tokenizer on a BEIR-layout collection."""
-    corpus = _read_jsonl(folder / "corpus.jsonl")
+def beir_index(folder: Path, workdir: Path, settings: dict | None = None) -> Index:
+    """Each BEIR record (title + text) as one report of one passage, indexed exactly as the service
+    indexes reports (same tokenizer, same scoring), in a generation under ``workdir``."""
+    items = []
+    for d in _read_jsonl(folder / "corpus.jsonl"):
+        title, body = (d.get("title") or "").strip(), (d.get("text") or "").strip()
+        builder = TextBuilder()
+        builder.heading(title)
+        builder.paragraph(body)
+        doc = builder.build({"title": title}, "text")
+        chunk = Chunk(0, len(doc.text), None, None, doc.headings[0].title if doc.headings else None)
+        record = {"id": str(d["_id"]), "file": str(d["_id"]), "title": title, "source": str(d["_id"])}
+        items.append(Indexed(record, doc, [chunk], passage_tokens(doc, [chunk])))
+    write_generation(workdir, assemble(items, settings or index_settings()))
+    return IndexStore(workdir).current()
+
+
+def eval_beir(folder: Path, exclude_self: bool = False, settings: dict | None = None) -> dict:
+    """nDCG@10, Recall@100 and MRR@10 of the service's own search on a BEIR-layout collection."""
     queries = {str(q["_id"]): q["text"] for q in _read_jsonl(folder / "queries.jsonl")}
     qrels: dict[str, dict[str, int]] = {}
     with open(folder / "qrels" / "test.tsv", encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
-    doc_ids = [str(d["_id"]) for d in corpus]
-    vocab: dict[str, int] = {}
-    terms, owners = [], []
-    for i, d in enumerate(corpus):
-        ids = [vocab.setdefault(t, len(vocab)) for t in tokenize(f"{d.get('title') or ''} {d.get('text') or ''}")]
-        terms.append(np.asarray(ids, dtype=np.int64))
-        owners.append(np.full(len(ids), i, dtype=np.int64))
-    post = bm25.compile_postings(np.concatenate(terms), np.concatenate(owners), len(vocab), len(corpus), k1, b)
-    ndcg = recall = mrr = 0.0
-    n = 0
-    for qid, rels in qrels.items():
-        if qid not in queries:
-            continue
-        n += 1
-        q_terms = [vocab[t] for t in tokenize(queries[qid]) if t in vocab]
-        cand, scores = bm25.score(post.offsets, post.doc_ids, post.impacts, q_terms)
-        if exclude_self:
-            scores = np.where(np.asarray(doc_ids, dtype=object)[cand] == qid, 0.0, scores)
-        best, _ = bm25.top_k(cand, scores, 100)
-        ranked = [doc_ids[i] for i in best]
-        gains = [rels.get(d, 0) for d in ranked[:10]]
-        dcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
-        ideal = sorted(rels.values(), reverse=True)[:10]
-        idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
-        ndcg += dcg / idcg if idcg else 0.0
-        relevant = {d for d, g in rels.items() if g > 0}
-        recall += len(relevant & set(ranked[:100])) / len(relevant) if relevant else 0.0
-        mrr += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if rels.get(d, 0) > 0), 0.0)
+    with tempfile.TemporaryDirectory() as workdir:
+        index = beir_index(folder, Path(workdir), settings)
+        doc_of = [r["id"] for r in index.reports]
+        ndcg = recall = mrr = 0.0
+        n = 0
+        for qid, rels in qrels.items():
+            if qid not in queries:
+                continue
+            n += 1
+            hits = search(index, make_query(index, queries[qid]), 101)
+            ranked = [doc_of[int(index.chunk_report[h.chunk])] for h in hits]
+            if exclude_self:
+                ranked = [d for d in ranked if d != qid]
+            ranked = ranked[:100]
+            gains = [rels.get(d, 0) for d in ranked[:10]]
+            dcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+            ideal = sorted(rels.values(), reverse=True)[:10]
+            idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+            ndcg += dcg / idcg if idcg else 0.0
+            relevant = {d for d, g in rels.items() if g > 0}
+            recall += len(relevant & set(ranked)) / len(relevant) if relevant else 0.0
+            mrr += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if rels.get(d, 0) > 0), 0.0)
+        settings = index.manifest["bm25"]
     n = max(n, 1)
     return {"ndcg@10": ndcg / n, "recall@100": recall / n, "mrr@10": mrr / n, "queries": n,
-            "documents": len(corpus), "k1": k1, "b": b}
+            "documents": len(doc_of), "k1": settings["k1"], "b": settings["b"]}
 
 
 def run_eval(dataset: Path, index_dir: Path | None = None, top_k: int = 5, exclude_self: bool = False) -> dict:

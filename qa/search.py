@@ -1,13 +1,13 @@
 """Search: a question (and the earlier questions of its conversation) -> the best passages."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import bm25
 from .index import Index
-from .text import tokenize
+from .text import name_terms, tokenize
 
 HISTORY_WEIGHTS = (0.5, 0.25)  # the previous question, then the one before it
 
@@ -26,6 +26,7 @@ class Query:
     terms: list[int]
     weights: list[float] | None
     idf: dict[str, float]  # the question's own terms: how much each one tells passages apart
+    names: list[str] = field(default_factory=list)  # terms of the names the question mentions
 
 
 def make_query(index: Index, question: str, history: list[str] | None = None) -> Query:
@@ -34,8 +35,9 @@ def make_query(index: Index, question: str, history: list[str] | None = None) ->
     terms = [index.term_ids[t] for t in tokens if t in index.term_ids]
     unseen = float(np.log(index.n_chunks + 0.5) - np.log(0.5))
     idf = {t: (max(float(index.idf[index.term_ids[t]]), 0.0) if t in index.term_ids else unseen) for t in tokens}
+    names = name_terms(question)
     if not history:
-        return Query(tokens, terms, None, idf)
+        return Query(tokens, terms, None, idf, names)
     weights = [1.0] * len(terms)
     asked = set(tokens)
     for earlier, w in zip(reversed(history), HISTORY_WEIGHTS):
@@ -44,14 +46,67 @@ def make_query(index: Index, question: str, history: list[str] | None = None) ->
                 asked.add(t)
                 terms.append(index.term_ids[t])
                 weights.append(w)
-    return Query(tokens, terms, weights, idf)
+    return Query(tokens, terms, weights, idf, names)
 
 
-def search(index: Index, query: Query, top_k: int) -> list[Hit]:
+@dataclass
+class Filters:
+    """Which reports may answer: by id, and by publication date (ISO strings compare as dates)."""
+
+    report_ids: list[str] | None = None
+    published_from: str | None = None
+    published_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.report_ids or self.published_from or self.published_to)
+
+    def allowed_reports(self, index: Index) -> np.ndarray:
+        """A boolean per report of ``index``: may it answer?"""
+        allowed = np.ones(len(index.reports), dtype=bool)
+        if self.report_ids:
+            allowed[:] = False
+            for rid in self.report_ids:
+                if rid in index.report_index:
+                    allowed[index.report_index[rid]] = True
+        for i, r in enumerate(index.reports):
+            published = r.get("published") or ""
+            if self.published_from and not (published and published >= self.published_from):
+                allowed[i] = False
+            if self.published_to and not (published and published[: len(self.published_to)] <= self.published_to):
+                allowed[i] = False
+        return allowed
+
+
+def search(index: Index, query: Query, top_k: int, filters: Filters | None = None) -> list[Hit]:
     """The ``top_k`` best passages for ``query``, best first (BM25Okapi scores)."""
     candidates, scores = bm25.score(index.offsets, index.doc_ids, index.impacts, query.terms, query.weights)
+    if filters:
+        keep = filters.allowed_reports(index)[np.asarray(index.chunk_report)[candidates]]
+        candidates, scores = candidates[keep], scores[keep]
     best, best_scores = bm25.top_k(candidates, scores, top_k)
     return [Hit(int(c), float(s)) for c, s in zip(best, best_scores)]
+
+
+def reports_naming(index: Index, names: list[str]) -> np.ndarray:
+    """A boolean per report: does it contain every one of ``names`` (all True when there are none)?"""
+    ok = np.ones(len(index.reports), dtype=bool)
+    for t in names:
+        tid = index.term_ids.get(t)
+        has = np.zeros(len(index.reports), dtype=bool)
+        if tid is not None:
+            has[np.asarray(index.chunk_report)[index.doc_ids[index.offsets[tid]:index.offsets[tid + 1]]]] = True
+        ok &= has
+    return ok
+
+
+def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit], bool]:
+    """Hits from reports that name everything the question names first (stable otherwise), and
+    whether the best hit is such a one."""
+    if not query.names or not hits:
+        return hits, bool(hits)
+    ok = reports_naming(index, query.names)
+    named = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
+    return named + [h for h in hits if not ok[int(index.chunk_report[h.chunk])]], bool(named)
 
 
 def matched_weight(index: Index, query: Query, chunk: int) -> float:

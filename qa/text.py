@@ -51,6 +51,21 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+_RAW_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def name_terms(text: str) -> list[str]:
+    """Index terms of the names in a question: words written with a capital (other than the first
+    word) or in capitals ("Rough Hay", "CRC", "Belmarsh"). A report that never names them does not
+    answer the question, however well its other words match."""
+    names = []
+    for i, m in enumerate(_RAW_WORD.finditer(text)):
+        w = m.group()
+        if (i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper()):
+            names.extend(tokenize(w))
+    return list(dict.fromkeys(names))
+
+
 def settings() -> dict:
     """What the index manifest records, so an index built with other settings is refused."""
     return {
