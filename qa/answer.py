@@ -12,7 +12,7 @@ from datetime import date
 from .chunking import sentences
 from .errors import BadRequest, NotFound
 from .index import Index
-from .search import Filters, Query, make_query, matched_weight, prefer_named, search
+from .search import Filters, Hit, Query, fold_duplicates, make_query, matched_weight, prefer_named, search
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
@@ -72,7 +72,7 @@ def validate_filters(report_ids=None, published_from=None, published_to=None) ->
     return Filters(report_ids or None, published_from, published_to)
 
 
-def _passage(index: Index, rank: int, chunk: int, score: float) -> dict:
+def _passage(index: Index, rank: int, chunk: int, score: float, copies: list[Hit] = ()) -> dict:
     report = index.reports[int(index.chunk_report[chunk])]
     page = int(index.chunk_page[chunk]) or None
     page_end = int(index.chunk_page_end[chunk]) or None
@@ -96,7 +96,16 @@ def _passage(index: Index, rank: int, chunk: int, score: float) -> dict:
             "char_end": int(index.chunk_end[chunk]),
             "url": f"/reports/{report['id']}#{cid}",
         },
+        # Near-copies of this passage in other places (folded so that each result says something new).
+        "also_in": [_also(index, h.chunk) for h in copies],
     }
+
+
+def _also(index: Index, chunk: int) -> dict:
+    report = index.reports[int(index.chunk_report[chunk])]
+    cid = index.chunk_id(chunk)
+    return {"report_id": report["id"], "title": report["title"], "chunk_id": cid,
+            "page": int(index.chunk_page[chunk]) or None, "url": f"/reports/{report['id']}#{cid}"}
 
 
 def extract_answer(query: Query, passages: list[dict], max_sentences: int = 3) -> str:
@@ -149,9 +158,9 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
                                  code="invalid_filter") from None
     query = make_query(index, question, history)
     hits, named = prefer_named(index, query, search(index, query, max(top_k, CANDIDATES), filters))
-    hits = hits[:top_k]
-    passages = [_passage(index, i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
-    found = named and matched_weight(index, query, hits[0].chunk) >= MIN_EVIDENCE
+    folded = fold_duplicates(index, hits, top_k)
+    passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]
+    found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= MIN_EVIDENCE
     return {
         "question": question,
         "found": found,

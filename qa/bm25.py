@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-K1 = 1.5
+K1 = 2.0  # rank-bm25 defaults to 1.5; 2.0 measured better on every collection (README)
 B = 0.75
 EPSILON = 0.25
 

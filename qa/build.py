@@ -13,13 +13,14 @@ import json
 import logging
 import re
 import time
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
 import numpy as np
 
-from . import bm25, text as text_mod
+from . import acronyms, bm25, text as text_mod
 from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, CHUNKER_VERSION, Chunk, chunk_document
 from .errors import BuildError, RejectedFile
 from .index import GENERATIONS, GenerationData, atomic_write_text, prune_generations, read_pointer, write_generation
@@ -214,6 +215,15 @@ def passage_tokens(doc: Document, chunks: list[Chunk]) -> list[list[str]]:
     return [text_mod.tokenize(doc.text[c.start:c.end]) for c in chunks]
 
 
+def context_tokens(title: str, section: str | None, passage_opens_with_section: bool) -> list[str]:
+    """Terms a passage gets from its context: its report's title, and its section heading unless
+    the passage itself opens with it. Names and topics stated once per report then find every passage."""
+    extra = text_mod.tokenize(title)
+    if section and not passage_opens_with_section:
+        extra += text_mod.tokenize(section)
+    return extra
+
+
 def assemble(items: list[Indexed], settings: dict) -> GenerationData:
     """Vocabulary, BM25 postings and per-passage arrays over all the reports: a generation's content."""
     chunk_cols: dict[str, list] = {k: [] for k in ("report", "seq", "start", "end", "page", "page_end", "section")}
@@ -224,8 +234,11 @@ def assemble(items: list[Indexed], settings: dict) -> GenerationData:
     n_chunks = 0
     for r_idx, item in enumerate(items):
         item.record["chunks"] = len(item.chunks)
+        context = lru_cache(maxsize=None)(context_tokens)
         for seq, (c, tokens) in enumerate(zip(item.chunks, item.tokens)):
-            ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
+            extra = context(item.record.get("title") or "", c.section,
+                            bool(c.section) and item.doc.text.startswith(c.section, c.start))
+            ids = [vocab.setdefault(t, len(vocab)) for t in tokens + extra]
             token_terms.append(np.asarray(ids, dtype=np.int64))
             token_docs.append(np.full(len(ids), n_chunks, dtype=np.int64))
             n_chunks += 1
@@ -245,7 +258,9 @@ def assemble(items: list[Indexed], settings: dict) -> GenerationData:
     docs = {i.record["id"]: (i.doc.text, {"pages": [list(p) for p in i.doc.pages],
                                           "headings": [[h.start, h.end, h.title, h.level] for h in i.doc.headings]})
             for i in items}
-    return GenerationData(postings, list(vocab), chunk_arrays, list(sections), [i.record for i in items], docs, settings)
+    learned = acronyms.learn([i.doc.text for i in items])
+    return GenerationData(postings, list(vocab), chunk_arrays, list(sections), [i.record for i in items], docs,
+                          settings, learned)
 
 
 def index_settings(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1,

@@ -62,6 +62,7 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
     files = {r["id"]: r["file"] for r in index.reports}
     items = load_qa_set(path)
     hits = {1: 0, 3: 0, 5: 0}
+    follow_ups = follow_up_hits = 0
     rr = 0.0
     answerable = found_right_in = found_right_out = out_of_scope = words_read = 0
     misses = []
@@ -76,6 +77,9 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
         rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
         shown = body["passages"][:5] if rank is None else body["passages"][:rank]
         words_read += sum(len(p["text"].split()) for p in shown)
+        if item.get("history"):
+            follow_ups += 1
+            follow_up_hits += rank is not None and rank <= 5
         if rank is None:
             misses.append(item["id"])
         else:
@@ -91,6 +95,7 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
         "hit@5": hits[5] / n,
         "mrr": rr / n,
         "words_to_answer": words_read / n,
+        "follow_up_hit@5": follow_up_hits / max(follow_ups, 1),
         "found_when_answerable": found_right_in / n,
         "not_found_when_out_of_scope": found_right_out / max(out_of_scope, 1),
         "out_of_scope": out_of_scope,

@@ -5,7 +5,8 @@ Layout of an index folder::
     CURRENT                  name of the live generation, swapped atomically (temp file + os.replace)
     generations/<id>/        never modified once complete: manifest.json, *.npy arrays, terms.json,
                              sections.json, reports.json, texts.bin (every report's text, UTF-8, one
-                             after the other; text_offsets.npy gives their byte ranges), layouts.json
+                             after the other; text_offsets.npy gives their byte ranges), layouts.json,
+                             acronyms.json (learned from the reports: acronym -> terms of its long form)
     cache/<sha256>-….json    per indexed file content: its extracted text, and its passages and tokens for
                              the current settings, so an update re-reads and re-chunks only new files
     .build.lock              held by the one build allowed at a time
@@ -22,7 +23,7 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +36,7 @@ from .errors import IndexUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: report texts in one texts.bin
+FORMAT_VERSION = 3  # 2: report texts in one texts.bin; 3: acronyms.json
 POINTER = "CURRENT"
 GENERATIONS = "generations"
 KEEP_GENERATIONS = int(os.environ.get("QA_KEEP_GENERATIONS") or 3)
@@ -79,6 +80,7 @@ class GenerationData:
     reports: list[dict]
     docs: dict[str, tuple[str, dict]]  # report id -> (text, layout: pages and headings), in report order
     settings: dict
+    acronyms: dict[str, list[str]] = field(default_factory=dict)  # acronym term -> terms of its long form
 
 
 def write_generation(root: Path, data: GenerationData) -> str:
@@ -117,6 +119,7 @@ def _write_files(tmp: Path, gen_id: str, data: GenerationData) -> None:
             offsets.append(offsets[-1] + f.write(text.encode("utf-8")))
     np.save(tmp / "text_offsets.npy", np.asarray(offsets, dtype=np.int64), allow_pickle=False)
     _write_json(tmp / "layouts.json", [layout for _text, layout in data.docs.values()])
+    _write_json(tmp / "acronyms.json", data.acronyms)
     manifest = {
         "format_version": FORMAT_VERSION,
         "generation": gen_id,
@@ -199,6 +202,7 @@ class Index:
         self.sections: list[str] = json.loads((path / "sections.json").read_text("utf-8"))
         self.reports: list[dict] = json.loads((path / "reports.json").read_text("utf-8"))
         self.report_index = {r["id"]: i for i, r in enumerate(self.reports)}
+        self.acronyms: dict[str, list[str]] = json.loads((path / "acronyms.json").read_text("utf-8"))
         self._text_offsets = np.load(path / "text_offsets.npy", mmap_mode="r", allow_pickle=False)
         self._texts = np.memmap(path / "texts.bin", dtype=np.uint8, mode="r") if self._text_offsets[-1] else None
         self._layouts: list[dict] | None = None

@@ -10,6 +10,7 @@ from .index import Index
 from .text import name_terms, tokenize
 
 HISTORY_WEIGHTS = (0.5, 0.25)  # the previous question, then the one before it
+ACRONYM_WEIGHT = 0.5  # an acronym for its long form written out, or each long-form term for the acronym
 
 
 @dataclass
@@ -29,6 +30,25 @@ class Query:
     names: list[str] = field(default_factory=list)  # terms of the names the question mentions
 
 
+def expansions(index: Index, tokens: list[str]) -> list[tuple[str, float]]:
+    """(term, weight) pairs the corpus's own acronyms add: the long form's terms for an acronym, the
+    acronym for a long form written out in full."""
+    asked = set(tokens)
+    if "long_forms" not in index.memo:  # first term of a long form -> (acronym, long form)
+        by_first: dict[str, list[tuple[str, list[str]]]] = {}
+        for acronym, long_form in index.acronyms.items():
+            by_first.setdefault(long_form[0], []).append((acronym, long_form))
+        index.memo["long_forms"] = by_first
+    extra = []
+    for t in dict.fromkeys(tokens):
+        if t in index.acronyms:
+            extra += [(term, ACRONYM_WEIGHT) for term in index.acronyms[t]]
+        for acronym, long_form in index.memo["long_forms"].get(t, ()):
+            if set(long_form) <= asked:
+                extra.append((acronym, ACRONYM_WEIGHT))
+    return extra
+
+
 def make_query(index: Index, question: str, history: list[str] | None = None) -> Query:
     """Terms of the question (weight 1) plus those of recent history (lower weights) not already asked."""
     tokens = tokenize(question)
@@ -36,11 +56,17 @@ def make_query(index: Index, question: str, history: list[str] | None = None) ->
     unseen = float(np.log(index.n_chunks + 0.5) - np.log(0.5))
     idf = {t: (max(float(index.idf[index.term_ids[t]]), 0.0) if t in index.term_ids else unseen) for t in tokens}
     names = name_terms(question)
-    if not history:
+    extra = expansions(index, tokens)
+    if not history and not extra:
         return Query(tokens, terms, None, idf, names)
     weights = [1.0] * len(terms)
     asked = set(tokens)
-    for earlier, w in zip(reversed(history), HISTORY_WEIGHTS):
+    for t, w in extra:
+        if t not in asked and t in index.term_ids:
+            asked.add(t)
+            terms.append(index.term_ids[t])
+            weights.append(w)
+    for earlier, w in zip(reversed(history or []), HISTORY_WEIGHTS):
         for t in dict.fromkeys(tokenize(earlier)):
             if t not in asked and t in index.term_ids:
                 asked.add(t)
@@ -87,14 +113,24 @@ def search(index: Index, query: Query, top_k: int, filters: Filters | None = Non
     return [Hit(int(c), float(s)) for c, s in zip(best, best_scores)]
 
 
+def _reports_with(index: Index, term: str) -> np.ndarray:
+    has = np.zeros(len(index.reports), dtype=bool)
+    tid = index.term_ids.get(term)
+    if tid is not None:
+        has[np.asarray(index.chunk_report)[index.doc_ids[index.offsets[tid]:index.offsets[tid + 1]]]] = True
+    return has
+
+
 def reports_naming(index: Index, names: list[str]) -> np.ndarray:
-    """A boolean per report: does it contain every one of ``names`` (all True when there are none)?"""
+    """A boolean per report: does it name every one of ``names`` (an acronym or its long form)?"""
     ok = np.ones(len(index.reports), dtype=bool)
     for t in names:
-        tid = index.term_ids.get(t)
-        has = np.zeros(len(index.reports), dtype=bool)
-        if tid is not None:
-            has[np.asarray(index.chunk_report)[index.doc_ids[index.offsets[tid]:index.offsets[tid + 1]]]] = True
+        has = _reports_with(index, t)
+        if t in index.acronyms:
+            long_form = np.ones(len(index.reports), dtype=bool)
+            for term in index.acronyms[t]:
+                long_form &= _reports_with(index, term)
+            has |= long_form
         ok &= has
     return ok
 
@@ -107,6 +143,27 @@ def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit]
     ok = reports_naming(index, query.names)
     named = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
     return named + [h for h in hits if not ok[int(index.chunk_report[h.chunk])]], bool(named)
+
+
+DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's says the same thing
+
+
+def fold_duplicates(index: Index, hits: list[Hit], top_k: int) -> list[tuple[Hit, list[Hit]]]:
+    """The first ``top_k`` hits that are not near-copies of a better one, each with the copies folded
+    into it (a government response quoting an inquiry's recommendation word for word)."""
+    kept: list[tuple[Hit, list[Hit], set[str]]] = []
+    for h in hits:
+        terms = set(tokenize(index.chunk_text(h.chunk)))
+        for _, copies, other in kept:
+            smaller = min(len(terms), len(other))
+            if smaller >= 8 and len(terms & other) / smaller >= DUPLICATE_OVERLAP:
+                copies.append(h)
+                break
+        else:
+            if len(kept) == top_k:
+                break
+            kept.append((h, [], terms))
+    return [(h, copies) for h, copies, _ in kept]
 
 
 def matched_weight(index: Index, query: Query, chunk: int) -> float:

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
 
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2  # 2: hyphenated compounds also give their joined form
 
 # Function words and question words only. Reviewed by hand: "no", "not", "nor", "against", "without",
 # numbers ("one", "two", "first") and domain words are deliberately absent.
@@ -46,9 +46,20 @@ def words(text: str) -> list[str]:
     return [m.group().replace("’", "'") for m in _WORD.finditer(normalize(text))]
 
 
+_HYPHENATED = re.compile(r"[^\W_]+(?:-[^\W_]+)+")
+
+
 def tokenize(text: str) -> list[str]:
-    """Index terms of ``text``: the same function for passages and questions."""
-    return [_stem(w) for w in words(text) if w not in STOPWORDS]
+    """Index terms of ``text``: the same function for passages and questions.
+
+    A hyphenated compound also gives its joined form ("re-offending" -> re, offend, reoffend), so
+    it meets the same word written whole ("reoffending").
+    """
+    norm = normalize(text)
+    terms = [_stem(m.group().replace("’", "'")) for m in _WORD.finditer(norm)
+             if m.group().replace("’", "'") not in STOPWORDS]
+    terms += [_stem(m.group().replace("-", "")) for m in _HYPHENATED.finditer(norm)]
+    return terms
 
 
 _RAW_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -73,4 +84,5 @@ def settings() -> dict:
         "normalization": "NFKC+lower",
         "stemmer": "snowball-english",
         "stopwords": sorted(STOPWORDS),
+        "compounds": "joined",
     }

@@ -1,11 +1,13 @@
 """Scores are rank-bm25's BM25Okapi scores, to 1e-9, for every passage and many questions."""
 import json
+import math
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
 from qa import bm25
+from qa.build import context_tokens
 from qa.text import tokenize
 
 from .conftest import ROOT
@@ -29,9 +31,18 @@ def _questions():
     ]
 
 
+def indexed_tokens(index, i):
+    """The terms the build indexed for passage i: its text and its context (title, heading)."""
+    text = index.chunk_text(i)
+    section = index.sections[int(index.chunk_section[i])] if int(index.chunk_section[i]) >= 0 else None
+    title = index.reports[int(index.chunk_report[i])]["title"]
+    return tokenize(text) + context_tokens(title, section, bool(section) and text.startswith(section))
+
+
 def _check_exact(index):
-    corpus = [tokenize(index.chunk_text(i)) for i in range(index.n_chunks)]
-    reference = BM25Okapi(corpus)
+    corpus = [indexed_tokens(index, i) for i in range(index.n_chunks)]
+    params = index.manifest["bm25"]
+    reference = BM25Okapi(corpus, k1=params["k1"], b=params["b"], epsilon=params["epsilon"])
     assert np.allclose(np.asarray(index.idf), [reference.idf.get(t, 0.0) for t in index.term_ids], atol=1e-9, rtol=0)
     for question in _questions():
         tokens = tokenize(question)
@@ -55,11 +66,11 @@ def test_idf_floor_and_zero_idf_follow_rank_bm25():
     vocab = {t: i for i, t in enumerate(["a", "b", "c", "d"])}
     terms = np.array([vocab[t] for d in docs for t in d])
     owners = np.array([i for i, d in enumerate(docs) for _ in d])
-    post = bm25.compile_postings(terms, owners, 4, 4)
-    ref = BM25Okapi(docs)
+    post = bm25.compile_postings(terms, owners, 4, 4, k1=1.2, b=0.6, epsilon=0.3)
+    ref = BM25Okapi(docs, k1=1.2, b=0.6, epsilon=0.3)
     assert post.idf[vocab["b"]] == 0.0  # in exactly half of the documents
-    assert ref.idf["a"] < 0 or post.idf[vocab["a"]] == pytest.approx(ref.idf["a"])
-    assert post.idf[vocab["a"]] == pytest.approx(ref.idf["a"], abs=1e-12)  # floored at epsilon * mean idf
+    assert math.log(4 - 3 + 0.5) - math.log(3 + 0.5) < 0  # "a" is in 3 of 4: its raw idf is negative...
+    assert post.idf[vocab["a"]] == pytest.approx(ref.idf["a"], abs=1e-12) and ref.idf["a"] > 0  # ...and floored
     for q in (["a"], ["b", "c"], ["a", "a", "d"]):
         cand, scores = bm25.score(post.offsets, post.doc_ids, post.impacts, [vocab[t] for t in q])
         dense = np.zeros(4)

@@ -46,8 +46,8 @@ def test_qa_set_scores_stay_above_their_floor(corpus_index_dir):
     r = eval_qa_set(QA_SET, corpus_index_dir)
     assert r["questions"] == len(load_qa_set(QA_SET))
     # Floors set below the figures measured when they were written (README): a fall is a regression.
-    assert r["hit@5"] >= 0.50 and r["hit@1"] >= 0.28
-    assert r["found_when_answerable"] >= 0.7 and r["not_found_when_out_of_scope"] >= 0.5
+    assert r["hit@5"] >= 0.55 and r["hit@1"] >= 0.30 and r["follow_up_hit@5"] >= 0.4
+    assert r["found_when_answerable"] >= 0.8 and r["not_found_when_out_of_scope"] >= 0.7
 
 
 def test_qa_eval_command_on_the_qa_set_prints_json(corpus_index_dir):
@@ -66,8 +66,16 @@ def test_beir_eval_on_scifact_matches_published_bm25():
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert body["queries"] == 300
-    assert body["ndcg@10"] >= 0.68  # rank-bm25 (k1 1.5, b 0.75) is published at 0.685
+    assert body["ndcg@10"] >= 0.695  # measured 0.698; rank-bm25 (k1 1.5, b 0.75) is published at 0.685
     assert 0 < body["mrr@10"] <= 1 and 0 < body["recall@100"] <= 1
+
+
+def test_beir_eval_on_arguana_excludes_each_query_s_own_argument():
+    folder = need_shared(BENCH / "arguana")
+    out = subprocess.run([sys.executable, "-m", "qa", "eval", str(folder), "--exclude-self", "--json"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["ndcg@10"] >= 0.49  # measured 0.500; published rank-bm25 0.495
 
 
 def test_beir_eval_on_a_tiny_collection(tmp_path):

@@ -1,0 +1,133 @@
+"""Each kept retrieval improvement, pinned on small real reports the tests write."""
+import re
+
+import pytest
+
+from qa.answer import ask, validate_filters
+from qa.build import build_index
+from qa.errors import BadRequest
+from qa.index import IndexStore
+from qa.text import name_terms, tokenize
+
+FILLER = ("Inspectors found that staff described their caseloads and the training they had received. " * 6).strip()
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quality-reports")
+    (folder / "northshire.md").write_text(
+        "# Inspection of Northshire Community Rehabilitation Company\n\n"
+        "The Northshire Community Rehabilitation Company (CRC) supervises 9,000 people.\n\n"
+        f"{FILLER}\n\n"
+        "## Unpaid work\n\n"
+        "Unpaid work placements were well organised and most orders were completed on time.\n\n"
+        "## Re-offending\n\n"
+        "Work to reduce re-offending was not yet good enough in the east of the county.\n")
+    (folder / "northshire.meta.json").write_text('{"title": "Northshire CRC inspection", "published": "2019-06-01"}')
+    (folder / "southshire.md").write_text(
+        "# Southshire probation services\n\n"
+        f"{FILLER}\n\n"
+        "## Programmes\n\n"
+        "The community rehabilitation company in Southshire ran accredited programmes for 400 people.\n\n"
+        "## Victims\n\n"
+        "Victim contact work was timely and sensitive in nearly every case we examined.\n\n"
+        "## Recommendations\n\n"
+        "Probation services should make sure that every person on licence has a named officer.\n")
+    (folder / "southshire.meta.json").write_text('{"title": "Southshire inspection", "published": "2021-02-01"}')
+    (folder / "response.md").write_text(
+        "# Government response to the Southshire inspection\n\n"
+        "## Recommendation 1\n\n"
+        "Probation services should make sure that every person on licence has a named officer.\n\n"
+        "## Response\n\n"
+        "The government accepts this recommendation in full and will report on progress.\n")
+    (folder / "response.meta.json").write_text('{"title": "Government response", "published": "2021-09-01"}')
+    index_dir = tmp_path_factory.mktemp("quality-index")
+    build_index(folder, index_dir)
+    return IndexStore(index_dir).current()
+
+
+def first(body):
+    return body["passages"][0]
+
+
+def test_acronyms_are_learned_from_the_reports(index):
+    assert index.acronyms["crc"] == tokenize("Community Rehabilitation Company")
+    # "CRC" finds the report that only writes the long form, and the long form finds "CRC"
+    body = ask(index, "CRC accredited programmes")
+    assert first(body)["citation"]["report_id"] == "southshire"
+    assert "community rehabilitation company" in first(body)["text"]
+
+
+def test_hyphenated_compounds_meet_the_word_written_whole(index):
+    assert "reoffend" in tokenize("re-offending") and "reoffend" in tokenize("reoffending")
+    assert "re-offending was not yet good enough" in first(ask(index, "reoffending in Northshire"))["text"]
+
+
+def test_report_titles_and_headings_count_toward_their_passages(index):
+    # the passage on unpaid work never names Northshire: the report's title does
+    body = ask(index, "Northshire unpaid work placements")
+    assert first(body)["text"].startswith("Unpaid work\nUnpaid work placements were well organised")
+    assert "Northshire" not in first(body)["text"]
+
+
+def test_follow_ups_keep_the_subject_of_the_conversation(index):
+    alone = ask(index, "and what about victims?")
+    follow = ask(index, "and on reoffending?", history=["how is the Northshire CRC doing on unpaid work?"])
+    assert first(alone)["citation"]["report_id"] == "southshire"
+    assert first(follow)["citation"]["report_id"] == "northshire"
+    assert "re-offending" in first(follow)["text"]
+
+
+def test_a_name_no_report_contains_means_not_found(index):
+    assert name_terms("What did inspectors find at Kent CRC?") == ["kent", "crc"]
+    body = ask(index, "What did inspectors find on unpaid work at Kent CRC?")
+    assert body["found"] is False and body["answer"].startswith("Nothing in the indexed reports")
+    assert ask(index, "What did inspectors find on unpaid work at Northshire CRC?")["found"] is True
+
+
+def test_out_of_scope_questions_are_not_found(index):
+    for q in ("best recipe for a victoria sponge", "who won the football league in 1998"):
+        assert ask(index, q)["found"] is False, q
+
+
+def test_near_copies_are_folded_into_one_result(index):
+    body = ask(index, "every person on licence has a named officer", top_k=5)
+    texts = [p["text"] for p in body["passages"]]
+    assert sum("named officer" in t for t in texts) == 1
+    folded = [p for p in body["passages"] if p["also_in"]]
+    assert folded and {folded[0]["citation"]["report_id"], folded[0]["also_in"][0]["report_id"]} == {
+        "southshire", "response"}
+
+
+def test_answer_sentences_are_verbatim_and_carry_the_right_marker(index):
+    for q in ("how well is unpaid work organised in Northshire?", "victim contact work", "CRC accredited programmes"):
+        body = ask(index, q)
+        assert body["found"], q
+        parts = re.findall(r"(.+?) \[(\d+)\](?: |$)", body["answer"])
+        assert 1 <= len(parts) <= 3
+        for sentence, n in parts:
+            assert sentence.strip() in body["passages"][int(n) - 1]["text"], (q, sentence)
+
+
+def test_filters_by_report_and_by_date(index):
+    body = ask(index, "probation services", 10, filters=validate_filters(["response"]))
+    assert {p["citation"]["report_id"] for p in body["passages"]} == {"response"}
+    body = ask(index, "probation services", 10, filters=validate_filters(published_from="2021-01", published_to="2021-06-30"))
+    assert {p["citation"]["report_id"] for p in body["passages"]} == {"southshire"}
+    body = ask(index, "probation services", 10, filters=validate_filters(published_to="2019"))
+    assert {p["citation"]["report_id"] for p in body["passages"]} <= {"northshire"}
+    with pytest.raises(BadRequest, match="no report with id"):
+        ask(index, "probation", filters=validate_filters(["nope"]))
+    for bad in ({"published_from": "June 2020"}, {"published_to": "2021-02-30"}, {"report_ids": [3]}):
+        with pytest.raises(BadRequest):
+            validate_filters(**bad)
+
+
+def test_filters_over_http(client):
+    ok = client.post("/ask", json={"question": "probation", "report_ids": ["2018-03-london-crc-press-release"],
+                                   "published_from": "2018"}).get_json()
+    assert ok["passages"]
+    none = client.get("/ask?q=probation&published_to=2017").get_json()
+    assert none["passages"] == [] and none["found"] is False
+    bad = client.post("/ask", json={"question": "probation", "published_from": "yesterday"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_filter"
