@@ -9,11 +9,10 @@ import re
 import time
 from datetime import date
 
-from .chunking import sentences
 from .errors import BadRequest, NotFound
 from .index import Index
-from .search import Filters, Hit, Query, fold_duplicates, make_query, matched_weight, prefer_named, search
-from .text import tokenize
+from .search import (Filters, Hit, Query, fold_duplicates, make_query, matched_weight, passage_sentences,
+                     prefer_named, search)
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 50
@@ -108,7 +107,7 @@ def _also(index: Index, chunk: int) -> dict:
             "page": int(index.chunk_page[chunk]) or None, "url": f"/reports/{report['id']}#{cid}"}
 
 
-def extract_answer(query: Query, passages: list[dict], max_sentences: int = 3) -> str:
+def extract_answer(index: Index, query: Query, passages: list[dict], chunks: list[int], max_sentences: int = 3) -> str:
     """1-3 sentences of the top passages that answer best, quoted verbatim, each with its [n].
 
     Within the retrieved passages the question's topic words (a report's name) occur everywhere; the
@@ -120,15 +119,15 @@ def extract_answer(query: Query, passages: list[dict], max_sentences: int = 3) -
     """
     wanted = set(query.tokens)
     found = []  # (rank, sentence, its question terms, words)
-    for p in passages[:3]:
+    for p, chunk in zip(passages[:3], chunks):
         text = p["text"]
-        spans = sentences(text)
-        for i, (s, e) in enumerate(spans):
+        spans = passage_sentences(index, chunk)
+        for i, (s, e, terms) in enumerate(spans):
             # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
             if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
-                e = spans[i + 1][1]
+                e, terms = spans[i + 1][1], terms | spans[i + 1][2]
             sentence = text[s:e].strip()
-            found.append((p["rank"], sentence, wanted & set(tokenize(sentence)), len(sentence.split())))
+            found.append((p["rank"], sentence, wanted & terms, len(sentence.split())))
     holding = {t: sum(1 for f in found if t in f[2]) for t in wanted}
     weight = {t: math.log(1 + len(found) / n) for t, n in holding.items() if n}
     best: dict[int, tuple[float, str]] = {}
@@ -138,7 +137,7 @@ def extract_answer(query: Query, passages: list[dict], max_sentences: int = 3) -
             best[rank] = (score, sentence)
     lead_rank = 1 if 1 in best else min(best, default=None)
     if lead_rank is None:  # no sentence holds a question term: quote the top passage's first sentence
-        s, e = sentences(passages[0]["text"])[0]
+        s, e, _ = passage_sentences(index, chunks[0])[0]
         return f"{passages[0]['text'][s:e]} [{passages[0]['rank']}]"
     lead = best[lead_rank][0]
     chosen = [r for r in sorted(best) if r == lead_rank or best[r][0] >= 0.75 * lead][:max_sentences]
@@ -164,7 +163,7 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
     return {
         "question": question,
         "found": found,
-        "answer": extract_answer(query, passages) if found else NOT_FOUND,
+        "answer": extract_answer(index, query, passages, [h.chunk for h, _ in folded]) if found else NOT_FOUND,
         "passages": passages,
         "index_version": index.version,
         "took_ms": round((time.perf_counter() - t0) * 1000, 3),

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 
 import numpy as np
 
 from . import bm25
+from .chunking import sentences
 from .index import Index
 from .text import name_terms, tokenize
 
@@ -148,12 +150,29 @@ def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit]
 DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's says the same thing
 
 
+Sentence = tuple[int, int, frozenset]  # start and end in the passage's text, and its terms
+
+
+def passage_sentences(index: Index, chunk: int) -> tuple[Sentence, ...]:
+    """The sentences of a passage with their terms, remembered per generation (popular passages come
+    back again and again; sentence splitting and stemming are the costly part of an answer)."""
+    cached = index.memo.get("sentences")
+    if cached is None:
+        cached = index.memo["sentences"] = lru_cache(maxsize=50_000)(partial(_split_passage, index))
+    return cached(chunk)
+
+
+def _split_passage(index: Index, chunk: int) -> tuple[Sentence, ...]:
+    text = index.chunk_text(chunk)
+    return tuple((s, e, frozenset(tokenize(text[s:e]))) for s, e in sentences(text))
+
+
 def fold_duplicates(index: Index, hits: list[Hit], top_k: int) -> list[tuple[Hit, list[Hit]]]:
     """The first ``top_k`` hits that are not near-copies of a better one, each with the copies folded
     into it (a government response quoting an inquiry's recommendation word for word)."""
-    kept: list[tuple[Hit, list[Hit], set[str]]] = []
+    kept: list[tuple[Hit, list[Hit], frozenset]] = []
     for h in hits:
-        terms = set(tokenize(index.chunk_text(h.chunk)))
+        terms = frozenset().union(*(t for _, _, t in passage_sentences(index, h.chunk)))
         for _, copies, other in kept:
             smaller = min(len(terms), len(other))
             if smaller >= 8 and len(terms & other) / smaller >= DUPLICATE_OVERLAP:

@@ -55,10 +55,12 @@ def tokenize(text: str) -> list[str]:
     A hyphenated compound also gives its joined form ("re-offending" -> re, offend, reoffend), so
     it meets the same word written whole ("reoffending").
     """
-    norm = normalize(text)
-    terms = [_stem(m.group().replace("’", "'")) for m in _WORD.finditer(norm)
-             if m.group().replace("’", "'") not in STOPWORDS]
-    terms += [_stem(m.group().replace("-", "")) for m in _HYPHENATED.finditer(norm)]
+    norm = normalize(text).replace("’", "'")
+    terms = [_stem(w) for w in _WORD.findall(norm) if w not in STOPWORDS]
+    if "-" in norm:
+        for piece in norm.split():
+            if "-" in piece:
+                terms += [_stem(w.replace("-", "")) for w in _HYPHENATED.findall(piece)]
     return terms
 
 
