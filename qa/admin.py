@@ -21,7 +21,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .build import BuildLock, build_index
 from .config import SAMPLE_REPORTS
-from .errors import BadRequest, BuildError, NotFound, PayloadTooLarge, QAError
+from .errors import (BadRequest, BuildError, Conflict, LengthRequired, NotFound, PayloadTooLarge, QAError,
+                     Unauthorized, UnsupportedType)
 from .index import atomic_write_text
 from .ingest import MAX_FILE_BYTES, SUFFIXES, extract
 
@@ -30,21 +31,6 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 MAX_UPLOAD_FILES = 20
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-class Unauthorized(QAError):
-    code = "unauthorized"
-    status = 401
-
-
-class Conflict(QAError):
-    code = "conflict"
-    status = 409
-
-
-class UnsupportedType(QAError):
-    code = "unsupported_type"
-    status = 415
 
 
 @admin.before_request
@@ -166,6 +152,9 @@ def job_status(job_id: str):
 
 @admin.route("/reports", methods=["POST"])
 def upload():
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # Werkzeug checks the size limit against Content-Length; a chunked body would be spooled unchecked.
+        raise LengthRequired("send the upload with a Content-Length header (not chunked)")
     files = [f for key in request.files for f in request.files.getlist(key)]
     if not files:
         raise BadRequest("send the report files as multipart/form-data (field name 'file')", code="no_files")

@@ -5,6 +5,7 @@ Handlers parse input, call one stage function and format its output. Every error
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import date
@@ -17,8 +18,10 @@ from . import config
 from .admin import admin
 from .answer import ask, validate_filters
 from .examples import example_questions
-from .errors import BadRequest, IndexUnavailable, QAError
+from .errors import BadRequest, IndexUnavailable, PayloadTooLarge, QAError, TooManyRequests
 from .index import Index, IndexStore
+from .openapi import openapi_spec
+from .ratelimit import RateLimiter, parse_rate
 from .viewer import passage_regions
 
 log = logging.getLogger(__name__)
@@ -37,10 +40,76 @@ def _error(code: str, message: str, status: int) -> tuple[Response, int]:
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+def _read_body() -> bytes:
+    """The request body, at most MAX_CONTENT_LENGTH bytes (413 beyond), also when it comes chunked
+    (Transfer-Encoding: chunked has no Content-Length for Werkzeug to check up front)."""
+    limit = request.max_content_length or MAX_BODY_BYTES
+    stream = request.stream  # a Content-Length over the limit: 413 here
+    parts, size = [], 0
+    try:
+        while size <= limit:
+            part = stream.read(min(65536, limit + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+    except HTTPException:
+        raise
+    except Exception as exc:  # a malformed chunked body, a client that went away mid-body
+        raise BadRequest(f"the request body could not be read ({type(exc).__name__}); send it again",
+                         code="invalid_body") from None
+    if size > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit // 1024} KB")
+    return b"".join(parts)
+
+
+def _json_body():
+    """The request body as JSON, whatever its Content-Type says; a 400 ``invalid_json`` when it is not.
+
+    Beyond ``json.loads``'s ValueError this also turns nesting too deep to parse (RecursionError) and
+    strings that are not valid Unicode (lone surrogates such as ``"\\ud800"``, which could never be
+    written back as UTF-8) into that 400, so no body can reach a 500.
+    """
+    raw = _read_body()
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest("the JSON body holds text that is not valid Unicode (a lone surrogate such as "
+                                 "\\ud800); send UTF-8 text", code="invalid_json") from None
+    return body
+
+
+@api.before_request
+def _rate_limit():
+    limiter: RateLimiter | None = current_app.extensions.get("qa_rate_limiter")
+    if limiter is None or request.endpoint != "api.ask_endpoint" or request.method == "OPTIONS":
+        return
+    wait = limiter.hit(request.remote_addr or "unknown")
+    if wait:
+        seconds = limiter.retry_after(wait)
+        raise TooManyRequests(f"too many questions from your address: the limit is {limiter.rate}; "
+                              f"try again in {seconds} s", retry_after=seconds)
+
+
 @api.route("/ask", methods=["GET", "POST"])
 def ask_endpoint():
     if request.method == "POST":
-        body = request.get_json(force=True, silent=True)
+        body = _json_body()
         if body is None:
             raise BadRequest("the request body must be JSON, e.g. {\"question\": \"...\"}", code="invalid_json")
         if not isinstance(body, dict):
@@ -62,6 +131,12 @@ def ask_endpoint():
         filters = validate_filters(request.args.getlist("report_id") or None, request.args.get("published_from"),
                                    request.args.get("published_to"))
     return jsonify(ask(current_index(), question, top_k, history, filters))
+
+
+@api.route("/openapi.json")
+def openapi():
+    """The OpenAPI 3.0 description of this API."""
+    return jsonify(openapi_spec())
 
 
 @api.route("/health")
@@ -136,17 +211,32 @@ def _handle_qa_error(exc: QAError):
         log.error("%s: %s", exc.code, exc.message)
     if request.blueprint == "pages" and request.accept_mimetypes.accept_html and exc.status == 404:
         return render_template("error.html", message=exc.message), exc.status
-    return _error(exc.code, exc.message, exc.status)
+    response, status = _error(exc.code, exc.message, exc.status)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, status
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 411: "length_required",
+               413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_type", 416: "range_not_satisfiable",
+               429: "rate_limited", 431: "headers_too_large", 501: "not_implemented"}
 
 
 def _handle_http_error(exc: HTTPException):
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.code or 500, "http_error")
+    status = exc.code or 500
+    limit = request.max_content_length or MAX_BODY_BYTES
     message = {
         404: "no such page or endpoint; the API has /ask, /health, /reports and /reports/<id>/text",
         405: f"{request.method} is not allowed here",
-        413: f"the request body is larger than {MAX_BODY_BYTES // 1024} KB",
-    }.get(exc.code or 500, exc.description or "request failed")
-    return _error(code, message, exc.code or 500)
+        413: f"the request body is larger than {limit // 1024} KB" if limit < 2**20
+        else f"the request body is larger than {limit // 2**20} MB",
+    }.get(status, exc.description or "request failed")
+    if status >= 500:
+        log.error("HTTP %s on %s %s: %s", status, request.method, request.path, message)
+    response, status = _error(_HTTP_CODES.get(status, "http_error"), message, status)
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response, status
 
 
 def _handle_unexpected(exc: Exception):
@@ -162,6 +252,10 @@ def _security_headers(response: Response) -> Response:
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for browsers without CSP 2
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.method == "OPTIONS" and response.mimetype == "text/html" and not response.content_length:
+        response.mimetype = "text/plain"  # Flask's automatic OPTIONS answer: an empty body, not an HTML page
     return response
 
 
@@ -180,12 +274,20 @@ def create_app(index_dir: str | Path | None = None, test_config: dict | None = N
         ADMIN_TOKEN=os.environ.get("QA_ADMIN_TOKEN") or None,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
+        # Never Flask's debug mode (not even with FLASK_DEBUG=1 in the environment): no debugger, no
+        # stack traces in responses; unexpected errors are logged and answered with a 500 envelope.
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        RATE_LIMIT=os.environ.get("QA_RATE_LIMIT") or None,
     )
+    app.url_map.merge_slashes = False  # "/reports/x//text" is a 404 envelope, not an HTML redirect page
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     if test_config:
         app.config.update(test_config)
     app.extensions["qa_store"] = IndexStore(Path(app.config["INDEX_DIR"]))
+    rate = parse_rate(app.config["RATE_LIMIT"])  # a malformed QA_RATE_LIMIT stops the start with its reason
+    app.extensions["qa_rate_limiter"] = RateLimiter(rate) if rate else None
     app.register_blueprint(api)
     app.register_blueprint(pages)
     app.register_blueprint(admin)

@@ -59,3 +59,38 @@ class RejectedFile(QAError):
 
     code = "rejected_file"
     status = 422
+
+
+class TooManyRequests(QAError):
+    """A client asked more often than the configured rate limit allows (``QA_RATE_LIMIT``)."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Unauthorized(QAError):
+    """The admin token is missing or wrong."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Conflict(QAError):
+    """The request clashes with the server's state (a rebuild already running; uploads into the sample)."""
+
+    code = "conflict"
+    status = 409
+
+
+class UnsupportedType(QAError):
+    code = "unsupported_type"
+    status = 415
+
+
+class LengthRequired(QAError):
+    code = "length_required"
+    status = 411

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RejectedFile
-from .document import EXTRACTOR_VERSION, Document, Heading, TextBuilder, clean_inline
+from .document import EXTRACTOR_VERSION, Document, Heading, TextBuilder, check_budget, clean_inline, reading
 from .html import extract_html, extract_markdown
 from .pdf import extract_pdf
 from .plain import extract_text
@@ -73,6 +73,11 @@ def read_sidecar(path: Path) -> dict:
 
 
 def _decode(data: bytes, name: str) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows "Unicode" text)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise RejectedFile(f"{name}: the file starts like UTF-16 text but is not valid UTF-16") from None
     if b"\x00" in data[:8192]:
         raise RejectedFile(f"{name}: the file looks binary, not text")
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
@@ -88,7 +93,16 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def extract(data: bytes, name: str) -> Document:
-    """Read one report's bytes; ``name`` (its file name) picks the format and names it in errors."""
+    """Read one report's bytes; ``name`` (its file name) picks the format and names it in errors.
+
+    Time and text per file are bounded (:class:`Budget`: ``QA_EXTRACT_SECONDS``, ``QA_MAX_CHARS``),
+    and PDFs are checked against decompression bombs, page-tree bombs and absurd page sizes first.
+    """
+    with reading(name):
+        return _extract(data, name)
+
+
+def _extract(data: bytes, name: str) -> Document:
     kind = SUFFIXES.get(Path(name).suffix.lower())
     if kind is None:
         raise RejectedFile(
@@ -104,9 +118,13 @@ def extract(data: bytes, name: str) -> Document:
     elif kind == "html":
         doc = extract_html(data, name)
     elif kind == "markdown":
-        doc = extract_markdown(_decode(data, name), name)
+        text = _decode(data, name)
+        check_budget(len(text))
+        doc = extract_markdown(text, name)
     else:
-        doc = extract_text(_decode(data, name), name)
+        text = _decode(data, name)
+        check_budget(len(text))
+        doc = extract_text(text, name)
     if len(doc.text.split()) < 3:
         raise RejectedFile(f"{name}: no readable text was found in the file")
     return doc

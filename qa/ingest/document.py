@@ -6,9 +6,15 @@ whitespace inside a block is collapsed to single spaces.
 """
 from __future__ import annotations
 
+import os
 import re
+import time
 import unicodedata
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+from ..errors import RejectedFile
 
 EXTRACTOR_VERSION = 1
 
@@ -71,6 +77,50 @@ class Document:
 
 SOFT_HYPHEN = "\u00ad"
 
+DEFAULT_EXTRACT_SECONDS = 120.0
+DEFAULT_MAX_CHARS = 25_000_000
+
+
+class Budget:
+    """What reading one file may cost: ``QA_EXTRACT_SECONDS`` (default 120 s) of time and
+    ``QA_MAX_CHARS`` (default 25 million) characters of text. Over either, the file is rejected with
+    the reason. The readers check it as they go (per PDF page, per block of text)."""
+
+    def __init__(self, name: str, seconds: float | None = None, max_chars: int | None = None):
+        self.name = name
+        self.seconds = float(os.environ.get("QA_EXTRACT_SECONDS") or DEFAULT_EXTRACT_SECONDS) if seconds is None else seconds
+        self.max_chars = int(os.environ.get("QA_MAX_CHARS") or DEFAULT_MAX_CHARS) if max_chars is None else max_chars
+        self.deadline = time.monotonic() + self.seconds
+
+    def check(self, chars: int = 0) -> None:
+        if chars > self.max_chars:
+            raise RejectedFile(f"{self.name}: the file holds more than {self.max_chars:,} characters of text "
+                               "(QA_MAX_CHARS); split it into smaller reports")
+        if time.monotonic() > self.deadline:
+            raise RejectedFile(f"{self.name}: reading it took longer than {self.seconds:g} s (QA_EXTRACT_SECONDS); "
+                               "the file is too large or too complex")
+
+
+_BUDGET: ContextVar[Budget | None] = ContextVar("qa_extract_budget", default=None)
+
+
+@contextmanager
+def reading(name: str):
+    """Run one file's extraction under a :class:`Budget` (per thread: a context variable)."""
+    token = _BUDGET.set(Budget(name))
+    try:
+        yield _BUDGET.get()
+    finally:
+        _BUDGET.reset(token)
+
+
+def check_budget(chars: int = 0) -> None:
+    """Raise RejectedFile when the file being read is over its time or text budget (no-op outside
+    :func:`reading`)."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.check(chars)
+
 
 def clean_inline(text: str, keep_soft_hyphens: bool = False) -> str:
     """NFKC, bullets for private-use glyphs, no control characters, single spaces.
@@ -105,6 +155,7 @@ class TextBuilder:
         start = self._len
         self._parts.append(block)
         self._len += len(block)
+        check_budget(self._len)
         return start, self._len
 
     def start_page(self) -> None:

@@ -59,11 +59,11 @@ def _walk(root, builder: TextBuilder) -> None:
 
 
 def _strip(root) -> None:
-    for el in list(root.iter()):
-        if isinstance(el.tag, str) and el.tag.lower() in _DROP and el.getparent() is not None:
-            el.drop_tree()
-        elif not isinstance(el.tag, str) and el.getparent() is not None:  # comments, processing instructions
-            el.drop_tree()
+    """Drop scripts, styles, navigation... and comments, keeping the text that follows each (as
+    ``drop_tree`` does), in one pass in C: ``drop_tree`` one by one costs O(siblings) each, 12 s for a
+    page of 100,000 scripts."""
+    tags = {el.tag for el in root.iter() if isinstance(el.tag, str) and el.tag.lower() in _DROP and el is not root}
+    etree.strip_elements(root, *tags, etree.Comment, etree.ProcessingInstruction, etree.Entity, with_tail=False)
 
 
 def _meta(root) -> dict:
@@ -90,16 +90,27 @@ def _read(root, meta: dict, kind: str) -> Document:
     return builder.build(dict(meta), kind)
 
 
+# readability's cost grows much faster than the page (14 s for 10 MB of script, 7 s for 50,000
+# paragraphs); past these sizes the whole body without navigation is used, as when readability fails.
+READABILITY_MAX_BYTES = 2 * 2**20
+READABILITY_MAX_ELEMENTS = 30_000
+
+
 def extract_html(data: bytes, name: str) -> Document:
     from readability import Document as Readable
 
     root = _parse(data)
     meta = _meta(root)
+    elements = sum(1 for _ in root.iter())
     full = _read(root, meta, "html")
-    try:
-        main = _read(_parse(Readable(data).summary(html_partial=True)), meta, "html")
-    except Exception:  # readability gives up on some pages; the whole body without navigation is the fallback
-        main = None
+    main = None
+    if len(data) <= READABILITY_MAX_BYTES and elements <= READABILITY_MAX_ELEMENTS:
+        try:
+            main = _read(_parse(Readable(data).summary(html_partial=True)), meta, "html")
+        except RejectedFile:
+            raise
+        except Exception:  # readability gives up on some pages; the whole body without navigation is the fallback
+            main = None
     doc = main if main is not None and len(main.text) >= 0.3 * len(full.text) else full
     if "title" not in doc.meta and doc.headings:
         doc.meta["title"] = doc.headings[0].title

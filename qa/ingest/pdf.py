@@ -8,7 +8,9 @@ no closing full stop) and join the rest into paragraphs, rejoining words hyphena
 from __future__ import annotations
 
 import math
+import os
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +19,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import RejectedFile
-from .document import SOFT_HYPHEN, Document, TextBuilder, clean_inline
+from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline
 
 MAX_PAGES = 5000
+MAX_PAGE_POINTS = 14_400  # 200 inches: the largest page the PDF specification allows (in default units)
+DEFAULT_MAX_INFLATED_MB = 256  # compressed streams may inflate to this much in all (QA_MAX_INFLATED_MB)
+_STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
 _ZONE = 3  # lines at the top and bottom of a page where running headers/footers live
 _PAGE_OF = re.compile(r"\bpage\s+\d+(\s*(of|/)\s*\d+)?")
 _EDGE_NUMBER = re.compile(r"^\d+\b|\b\d+$")
@@ -246,7 +251,114 @@ def _pdf_date(value: str) -> str | None:
         return None
 
 
+def _looks_zlib(data: bytes) -> bool:
+    return len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _inflated_size(data: bytes, start: int, limit: int, max_layers: int = 4) -> int:
+    """How many bytes the zlib stream at ``data[start:]`` inflates to, counting no further than
+    ``limit``: streamed through in pieces of at most 1 MB, so memory stays bounded whatever it holds.
+
+    A stream compressed twice or more (``/Filter [/FlateDecode /FlateDecode]``: the first layer shows
+    only a small part of the size) is followed through its layers; every layer's output counts.
+    """
+    layers = [zlib.decompressobj()]
+    alive, started = [True], [False]
+    total = 0
+
+    def feed(level: int, chunk: bytes) -> None:
+        nonlocal total
+        inflater = layers[level]
+        while chunk and alive[level]:
+            try:
+                out = inflater.decompress(chunk, 1 << 20)
+            except zlib.error:  # not (all) zlib after all: pdfium judges it
+                alive[level] = False
+                return
+            total += len(out)
+            if total > limit:
+                raise _TooBig
+            check_budget()  # per MB at most: the time per file stays bounded (QA_EXTRACT_SECONDS)
+            if out:
+                if not started[level]:
+                    started[level] = True
+                    if level + 1 == len(layers) < max_layers and _looks_zlib(out):
+                        layers.append(zlib.decompressobj())
+                        alive.append(True)
+                        started.append(False)
+                if level + 1 < len(layers) and alive[level + 1]:
+                    feed(level + 1, out)
+            if inflater.eof:
+                alive[level] = False
+                return
+            chunk = inflater.unconsumed_tail
+
+    try:
+        for pos in range(start, len(data), 1 << 16):
+            if not alive[0]:
+                break
+            feed(0, data[pos:pos + (1 << 16)])
+    except _TooBig:
+        return limit + 1
+    return total
+
+
+_DIMENSION = re.compile(rb"/(Width|Height)\s+(\d{1,9})\b")
+MAX_IMAGE_BYTES = 2**30  # an image may inflate to Width x Height x 8 bytes, and never past 1 GB
+
+
+def _image_allowance(head: bytes) -> int | None:
+    """What an honest image of the declared size inflates to at most (16-bit CMYK), or None."""
+    dims = {k: int(v) for k, v in _DIMENSION.findall(head)}
+    if b"Width" not in dims or b"Height" not in dims:
+        return None
+    return min(dims[b"Width"] * dims[b"Height"] * 8 + 2**20, MAX_IMAGE_BYTES)
+
+
+def check_streams(data: bytes, name: str, limit: int | None = None) -> int:
+    """Refuse a decompression bomb before pdfium inflates it.
+
+    Every Flate (zlib) stream is inflated in a streaming way and its size counted: pdfium inflates
+    content streams, fonts and object streams whole in memory while reading text. Real reports inflate
+    to a few times their size (at most 25 MB in the shared corpus); over ``QA_MAX_INFLATED_MB``
+    (256 MB) in all, the file is rejected. Images are not counted (pdfium does not decode them to
+    extract text), but only when they inflate to no more than their declared Width x Height allow: a
+    bomb dressed as an image counts like any stream. Returns the bytes counted.
+    """
+    if limit is None:
+        limit = int(os.environ.get("QA_MAX_INFLATED_MB") or DEFAULT_MAX_INFLATED_MB) * 2**20
+    total = 0
+    for m in _STREAM_START.finditer(data):
+        s = m.end()
+        if not _looks_zlib(data[s:s + 2]):
+            continue  # no zlib header: not Flate (or encrypted)
+        head = data[max(0, s - 4096):s]
+        head = head[head.rfind(b" obj"):]  # the stream's own dictionary
+        if b"/Image" in head:
+            allowance = _image_allowance(head)
+            if allowance is not None and _inflated_size(data, s, allowance) <= allowance:
+                continue
+        total += _inflated_size(data, s, limit - total)
+        if total > limit:
+            raise RejectedFile(f"{name}: the PDF's compressed streams inflate to more than {limit // 2**20} MB "
+                               "(a decompression bomb, or far more content than a report holds)")
+    return total
+
+
+def _check_page_size(page, number: int, name: str) -> None:
+    """A page larger than the PDF maximum makes pdfium size its text grid by the area (hundreds of MB)."""
+    width, height = page.get_size()
+    if width > MAX_PAGE_POINTS or height > MAX_PAGE_POINTS:
+        raise RejectedFile(f"{name}: page {number} is {width:.0f} x {height:.0f} points, outside the PDF limit of "
+                           f"{MAX_PAGE_POINTS} points (200 inches) a side")
+
+
 def extract_pdf(data: bytes, name: str) -> Document:
+    check_streams(data, name)
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -260,7 +372,13 @@ def extract_pdf(data: bytes, name: str) -> Document:
             raise RejectedFile(f"{name}: the PDF has no pages")
         if n_pages > MAX_PAGES:
             raise RejectedFile(f"{name}: the PDF has {n_pages} pages, more than the limit of {MAX_PAGES}")
-        pages = [_page_lines(pdf[i]) for i in range(n_pages)]
+        pages, chars = [], 0
+        for i in range(n_pages):
+            page = pdf[i]
+            _check_page_size(page, i + 1, name)
+            pages.append(_page_lines(page))
+            chars += sum(len(line.text) + 1 for line in pages[-1])
+            check_budget(chars)  # time and text per file are bounded (QA_EXTRACT_SECONDS, QA_MAX_CHARS)
         meta_raw = pdf.get_metadata_dict()
     finally:
         pdf.close()
