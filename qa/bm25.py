@@ -31,7 +31,9 @@ class Postings:
 def idf_okapi(df: np.ndarray, n_docs: int, epsilon: float = EPSILON) -> np.ndarray:
     """rank-bm25's BM25Okapi idf, floor for negative values included."""
     idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    average = idf.sum() / len(idf) if len(idf) else 0.0
+    # Summed one after the other in vocabulary order, as rank-bm25 does (a pairwise sum differs in the
+    # last bits).
+    average = float(np.cumsum(idf)[-1]) / len(idf) if len(idf) else 0.0
     return np.where(idf < 0, epsilon * average, idf)
 
 
@@ -54,10 +56,12 @@ def compile_postings(term_ids: np.ndarray, doc_of_token: np.ndarray, n_terms: in
 
 
 def score(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, query_terms: list[int],
-          weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+          weights: list[float] | None = None, n_docs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(candidate passages, their scores) for a query given as term ids, repeats counting again.
 
     Contributions are added term by term in query order, as rank-bm25 does, so the sums are the same.
+    With ``n_docs`` and many postings, a dense accumulator over all passages replaces the sort of the
+    touched ones (4x faster at 100k passages: bench/README.md).
     """
     if not query_terms:
         return np.empty(0, np.int32), np.empty(0, np.float64)
@@ -67,6 +71,10 @@ def score(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, query_t
         contrib = np.concatenate([impacts[s:e] for s, e in slices])
     else:
         contrib = np.concatenate([impacts[s:e] * w for (s, e), w in zip(slices, weights)])
+    if n_docs is not None and len(docs) * 8 >= n_docs:
+        dense = np.bincount(docs, weights=contrib, minlength=n_docs)
+        candidates = np.flatnonzero(dense)
+        return candidates, dense[candidates]
     candidates, inverse = np.unique(docs, return_inverse=True)
     return candidates, np.bincount(inverse, weights=contrib, minlength=len(candidates))
 
@@ -76,7 +84,8 @@ def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarra
     keep = scores > 0
     candidates, scores = candidates[keep], scores[keep]
     if len(scores) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        candidates, scores = candidates[part], scores[part]
-    order = np.lexsort((candidates, -scores))
+        kth = -np.partition(-scores, k - 1)[k - 1]
+        tied_or_better = scores >= kth  # every passage tied with the k-th, so ties are cut by passage order
+        candidates, scores = candidates[tied_or_better], scores[tied_or_better]
+    order = np.lexsort((candidates, -scores))[:k]
     return candidates[order], scores[order]

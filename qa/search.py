@@ -107,7 +107,8 @@ class Filters:
 
 def search(index: Index, query: Query, top_k: int, filters: Filters | None = None) -> list[Hit]:
     """The ``top_k`` best passages for ``query``, best first (BM25Okapi scores)."""
-    candidates, scores = bm25.score(index.offsets, index.doc_ids, index.impacts, query.terms, query.weights)
+    candidates, scores = bm25.score(index.offsets, index.doc_ids, index.impacts, query.terms, query.weights,
+                                    index.n_chunks)
     if filters:
         keep = filters.allowed_reports(index)[np.asarray(index.chunk_report)[candidates]]
         candidates, scores = candidates[keep], scores[keep]
