@@ -1,0 +1,302 @@
+"""HTTP load on the production server: gunicorn (2 workers, 4 threads) over a ~100k-passage index, wrk on
+127.0.0.1 against POST /ask (questions rotating) and, in the same run, GET /health as the ceiling.
+
+    python bench/http_load.py [--index DIR] [--duration 20] [--connections 32] [--threads 2]
+                              [--files 1000] [--paragraphs 108] [--seed 1] [--workdir DIR] [--json OUT]
+
+Without --index (or when DIR holds no index yet) it writes synthetic reports as .txt files (--files of
+--paragraphs paragraphs each: words from the same Zipf-Mandelbrot law as bench/engines.py, passage
+lengths drawn from our real passages' distribution, stopwords mixed in as in real prose, sentences of
+8-25 words) and indexes them with `qa index build` (timed). Later runs reuse it with --index DIR.
+The server always stops at the end (its process group is killed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bm25_data import SynthParams, sample_lengths, sample_terms, zipf_probabilities  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+STOPWORDS = ("the", "of", "and", "to", "in", "was", "for", "that", "with", "were", "by", "on", "as", "this")
+STOPWORD_RATE = 0.64  # stopwords per content word: our real passages have 159 words for 97 index terms
+SYLLABLES = [c + v for c in "bdfgkmnprtvz" for v in "aiou"]
+
+WRK_LUA = r"""
+local bodies = {%s}
+local i = 0
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("offset", counter * 97)
+end
+function init(args)
+  i = tonumber(wrk.thread:get("offset") or 0) or 0
+end
+function request()
+  i = i %% #bodies + 1
+  return wrk.format("POST", "/ask", {["Content-Type"] = "application/json"}, bodies[i])
+end
+"""
+WRK_DONE = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"mean_ms":%.3f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, latency.mean / 1000))
+end
+"""
+
+
+# ---- the synthetic reports -------------------------------------------------------------------------
+
+def word(i: int) -> str:
+    """A pronounceable pseudo-word for term id ``i`` (two or more syllables, never a stopword)."""
+    out = []
+    i += len(SYLLABLES)  # at least two syllables
+    while i:
+        i, r = divmod(i, len(SYLLABLES))
+        out.append(SYLLABLES[r])
+    return "".join(out)
+
+
+def paragraph(rng: np.random.Generator, terms: np.ndarray) -> str:
+    """Sentences of 8-25 words: the content words in order, stopwords mixed in."""
+    words: list[str] = []
+    for t in terms:
+        if rng.random() < STOPWORD_RATE:
+            words.append(STOPWORDS[int(rng.integers(len(STOPWORDS)))])
+        words.append(word(int(t)))
+    sentences, k = [], 0
+    while k < len(words):
+        n = int(rng.integers(8, 26))
+        s = words[k:k + n]
+        sentences.append(s[0].capitalize() + (" " + " ".join(s[1:]) if len(s) > 1 else "") + ".")
+        k += n
+    return " ".join(sentences)
+
+
+def write_reports(folder: Path, files: int, paragraphs: int, seed: int) -> list[list[str]]:
+    """The report files; returns a few paragraphs' content words per file for drawing questions."""
+    params = SynthParams(n_passages=files * paragraphs, seed=seed)
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(zipf_probabilities(params))
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for f in range(files):
+        lengths = sample_lengths(rng, paragraphs)
+        terms = sample_terms(rng, cdf, int(lengths.sum()))
+        cuts = np.cumsum(lengths)[:-1]
+        paras = [paragraph(rng, t) for t in np.split(terms, cuts)]
+        (folder / f"report-{f:05d}.txt").write_text(f"Synthetic inspection report {f}\n\n" + "\n\n".join(paras) + "\n")
+        samples.append([word(int(t)) for t in np.unique(np.split(terms, cuts)[0])])
+    return samples
+
+
+def questions(samples: list[list[str]], n: int, seed: int) -> list[str]:
+    """Questions of 3-6 words: about half from one paragraph's words, the rest common words."""
+    rng = np.random.default_rng(seed + 1)
+    common = [word(i) for i in range(200)]
+    out = []
+    for _ in range(n):
+        own = samples[int(rng.integers(len(samples)))]
+        size = int(rng.integers(3, 7))
+        picked = list(rng.choice(own, (size + 1) // 2, replace=False)) + list(rng.choice(common, size // 2))
+        rng.shuffle(picked)
+        out.append("What about " + " ".join(picked) + "?")
+    return out
+
+
+def build_index(workdir: Path, args: argparse.Namespace) -> tuple[Path, dict]:
+    """Write the reports and run `qa index build`; the index folder and what it took."""
+    reports, index = workdir / "reports", workdir / "index"
+    t0 = time.perf_counter()
+    samples = write_reports(reports, args.files, args.paragraphs, args.seed)
+    t1 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa", "index", "build", "--reports", str(reports), "--index", str(index)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    t2 = time.perf_counter()
+    (workdir / "questions.json").write_text(json.dumps(questions(samples, args.questions, args.seed)))
+    mb = sum(f.stat().st_size for f in reports.rglob("*") if f.is_file()) / 2**20
+    return index, {"reports_written_s": t1 - t0, "index_build_s": t2 - t1, "reports_mb": mb}
+
+
+# ---- server and load ---------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(index: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "QA_INDEX_DIR": str(index)}
+    cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
+           "qa.app:create_app()"]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:  # it answers, but cannot serve (e.g. an index of another version)
+            raise SystemExit(f"/health answered {exc.code}: {exc.read().decode(errors='replace')[:500]}") from None
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /health in time")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM to the server's own process group, SIGKILL if it lingers."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def ask_once(base: str, question: str) -> dict:
+    req = urllib.request.Request(base + "/ask", data=json.dumps({"question": question}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def server_cpu_s(proc: subprocess.Popen) -> float:
+    """CPU seconds used so far by the gunicorn master and its workers."""
+    import psutil
+
+    parent = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [parent] + parent.children(recursive=True):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def run_wrk(url: str, script: Path, args: argparse.Namespace, duration: float, proc: subprocess.Popen) -> dict:
+    """One wrk run; its summary from the Lua done() hook plus the server CPU it cost."""
+    cpu0 = server_cpu_s(proc)
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration:g}s", "--timeout", "10s",
+           "-s", str(script), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    cpu = server_cpu_s(proc) - cpu0
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    res = json.loads(line[len("WRKJSON "):])
+    res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+    res["non_2xx"] = res.pop("status")
+    res["socket_errors"] = sum(res.pop(k) for k in ("connect", "read", "write", "timeout"))
+    res["server_cpu_ms_per_request"] = 1000 * cpu / max(res["requests"], 1)
+    return res
+
+
+def write_scripts(workdir: Path, qs: list[str]) -> tuple[Path, Path]:
+    bodies = ",\n".join(json.dumps(json.dumps({"question": q}, ensure_ascii=False), ensure_ascii=False) for q in qs)
+    ask, health = workdir / "ask.lua", workdir / "health.lua"
+    ask.write_text(WRK_LUA % bodies + WRK_DONE)
+    health.write_text(WRK_DONE)
+    return ask, health
+
+
+def print_results(res: dict) -> None:
+    head = ("endpoint", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests", "non-2xx", "socket err",
+            "server CPU ms/req")
+    runs = (("POST /ask", res["ask"]), ("GET /health", res["health"]))
+    rows = [(name, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}", f"{r['p99_ms']:.2f}",
+             f"{r['max_ms']:.1f}", str(r["requests"]), str(r["non_2xx"]), str(r["socket_errors"]),
+             f"{r['server_cpu_ms_per_request']:.2f}") for name, r in runs]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
+    for r in rows:
+        print("  ".join(x.rjust(w) for x, w in zip(r, widths)))
+    print(f"/ask throughput = {res['ask']['rps'] / res['health']['rps']:.1%} of /health's; "
+          f"index: {res['index']['chunks']:,} passages in {res['index']['reports']:,} reports")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", type=Path, help="index folder to serve (built here first if it holds none)")
+    ap.add_argument("--duration", type=float, default=20, help="seconds of load per endpoint")
+    ap.add_argument("--warmup", type=float, default=3, help="seconds of load on /ask before measuring")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--paragraphs", type=int, default=108, help="paragraphs per report file (108: ~100k passages)")
+    ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", type=Path, help="where a new index and the wrk scripts go (default: temp)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    if not 1 <= args.connections <= 256 or not 1 <= args.duration <= 600:
+        ap.error("--connections must be 1-256 and --duration 1-600 s")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-http-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    result: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "cpus": os.cpu_count()}
+    index = args.index or workdir / "index"
+    qfile = index.parent / "questions.json"
+    if not (index / "CURRENT").exists() or not qfile.exists():
+        print(f"building a synthetic index in {index.parent} ...", flush=True)
+        index, result["build"] = build_index(index.parent, args)
+        print(f"  {result['build']}", flush=True)
+    qs = json.loads(qfile.read_text())
+    ask_script, health_script = write_scripts(workdir, qs)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(index, port)
+    try:
+        result["index"] = wait_ready(base, proc)
+        sample = ask_once(base, qs[0])
+        result["sample"] = {"question": qs[0], "passages": len(sample["passages"]), "found": sample["found"],
+                            "took_ms": sample.get("took_ms")}
+        result["loadavg_before"] = os.getloadavg()
+        run_wrk(base + "/ask", ask_script, args, args.warmup, proc)
+        result["ask"] = run_wrk(base + "/ask", ask_script, args, args.duration, proc)
+        result["health"] = run_wrk(base + "/health", health_script, args, args.duration, proc)
+        result["loadavg_after"] = os.getloadavg()
+    finally:
+        stop_server(proc)
+    print_results(result)
+    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s on 127.0.0.1 (closed loop: latency "
+          f"includes queueing at this concurrency); load average before {result['loadavg_before'][0]:.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
