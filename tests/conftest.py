@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,8 +85,10 @@ def server_process(command: list[str], env: dict[str, str] | None = None):
     """Run a server command ("{port}" is filled with a free port) until it answers /health; yields its
     base URL and stops the whole process group afterwards."""
     port = free_port()
+    # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
+    log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen([part.replace("{port}", str(port)) for part in command],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -97,10 +100,12 @@ def server_process(command: list[str], env: dict[str, str] | None = None):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("the server did not start:\n" + (proc.stdout.read() if proc.stdout else ""))
+            log.seek(0)
+            pytest.fail("the server did not start:\n" + log.read())
         time.sleep(0.2)
     try:
         yield base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        log.close()
