@@ -109,19 +109,35 @@ def slug(name: str) -> str:
     return s[:80] or "report"
 
 
-def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool) -> tuple[Document, bool]:
-    cache_file = cache_dir / f"{digest}-v{EXTRACTOR_VERSION}.json"
+def _read_cache(cache_file: Path, use_cache: bool) -> dict | None:
+    """A cache entry, or None when there is none, it is not wanted, or it is damaged (then recomputed)."""
     if use_cache and cache_file.exists():
         try:
-            return Document.from_json(json.loads(cache_file.read_text(encoding="utf-8"))), True
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged cache entry is simply re-extracted
-    doc = extract(data, rf.name)
+            return json.loads(cache_file.read_text(encoding="utf-8"))
+        except ValueError:
+            return None
+    return None
+
+
+def _write_cache(cache_file: Path, data: dict, what: str) -> None:
+    """Store a cache entry; the cache only saves time, so a failure is logged and the build goes on."""
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cache_file, json.dumps(doc.to_json(), ensure_ascii=False))
-    except OSError as exc:  # the cache only saves time; the build goes on without it
-        log.warning("could not cache the extraction of %s: %s", rf.name, exc)
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache_file, json.dumps(data, ensure_ascii=False))
+    except OSError as exc:
+        log.warning("could not cache %s: %s", what, exc)
+
+
+def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool) -> tuple[Document, bool]:
+    cache_file = cache_dir / f"{digest}-v{EXTRACTOR_VERSION}.json"
+    cached = _read_cache(cache_file, use_cache)
+    if cached is not None:
+        try:
+            return Document.from_json(cached), True
+        except (KeyError, TypeError):
+            pass
+    doc = extract(data, rf.name)
+    _write_cache(cache_file, doc.to_json(), f"the extraction of {rf.name}")
     return doc, False
 
 
@@ -135,20 +151,16 @@ def _cached_passages(doc: Document, digest: str, cache_dir: Path, chunk_size: in
     """A document's passages and their tokens, from the cache when the same content was chunked and
     tokenized with the same settings before (an update then only re-reads what changed)."""
     cache_file = cache_dir / f"{_passages_key(digest, chunk_size, overlap)}.json"
-    if use_cache and cache_file.exists():
+    cached = _read_cache(cache_file, use_cache)
+    if cached is not None:
         try:
-            data = json.loads(cache_file.read_text(encoding="utf-8"))
-            return [Chunk(*c) for c in data["chunks"]], data["tokens"]
-        except (ValueError, KeyError, TypeError):
+            return [Chunk(*c) for c in cached["chunks"]], cached["tokens"]
+        except (KeyError, TypeError):
             pass
     chunks = chunk_document(doc, chunk_size, overlap)
     tokens = passage_tokens(doc, chunks)
-    try:
-        atomic_write_text(cache_file, json.dumps(
-            {"chunks": [[c.start, c.end, c.page, c.page_end, c.section] for c in chunks], "tokens": tokens},
-            ensure_ascii=False))
-    except OSError as exc:
-        log.warning("could not cache the passages of %s: %s", digest[:12], exc)
+    _write_cache(cache_file, {"chunks": [[c.start, c.end, c.page, c.page_end, c.section] for c in chunks],
+                              "tokens": tokens}, f"the passages of {digest[:12]}")
     return chunks, tokens
 
 
