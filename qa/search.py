@@ -1,6 +1,7 @@
 """Search: a question (and the earlier questions of its conversation) -> the best passages."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
@@ -9,7 +10,7 @@ import numpy as np
 from . import bm25
 from .chunking import sentences
 from .index import Index
-from .text import name_terms, tokenize
+from .text import name_phrases, name_terms, normalize, tokenize
 
 HISTORY_WEIGHTS = (0.5, 0.25)  # the previous question, then the one before it
 ACRONYM_WEIGHT = 0.5  # an acronym for its long form written out, or each long-form term for the acronym
@@ -30,6 +31,7 @@ class Query:
     weights: list[float] | None
     idf: dict[str, float]  # the question's own terms: how much each one tells passages apart
     names: list[str] = field(default_factory=list)  # terms of the names the question mentions
+    phrases: list[str] = field(default_factory=list)  # its names of two words or more, as written
 
 
 def expansions(index: Index, tokens: list[str]) -> list[tuple[str, float]]:
@@ -57,10 +59,10 @@ def make_query(index: Index, question: str, history: list[str] | None = None) ->
     terms = [index.term_ids[t] for t in tokens if t in index.term_ids]
     unseen = float(np.log(index.n_chunks + 0.5) - np.log(0.5))
     idf = {t: (max(float(index.idf[index.term_ids[t]]), 0.0) if t in index.term_ids else unseen) for t in tokens}
-    names = name_terms(question)
+    names, phrases = name_terms(question), name_phrases(question)
     extra = expansions(index, tokens)
     if not history and not extra:
-        return Query(tokens, terms, None, idf, names)
+        return Query(tokens, terms, None, idf, names, phrases)
     weights = [1.0] * len(terms)
     asked = set(tokens)
     for t, w in extra:
@@ -74,7 +76,7 @@ def make_query(index: Index, question: str, history: list[str] | None = None) ->
                 asked.add(t)
                 terms.append(index.term_ids[t])
                 weights.append(w)
-    return Query(tokens, terms, weights, idf, names)
+    return Query(tokens, terms, weights, idf, names, phrases)
 
 
 @dataclass
@@ -124,8 +126,36 @@ def _reports_with(index: Index, term: str) -> np.ndarray:
     return has
 
 
-def reports_naming(index: Index, names: list[str]) -> np.ndarray:
-    """A boolean per report: does it name every one of ``names`` (an acronym or its long form)?"""
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """A name as a pattern: any case, a possessive or plural "s", any spacing; an acronym ("CRC") also
+    matches words with its initials ("Community Rehabilitation Company")."""
+    words = []
+    for w in phrase.split():
+        word = re.escape(re.sub(r"['’]s$", "", normalize(w))) + r"(?:['’]s|s)?"
+        if w.isupper() and len(w) > 1 and w.isalpha():
+            word = "(?:" + word + "|" + r"[\s\-]+".join(re.escape(c) + r"\w*" for c in w.lower()) + ")"
+        words.append(word)
+    return re.compile(r"\b" + r"[\s\-–,.]+".join(words) + r"\b")
+
+
+def report_says(index: Index, report: int, phrase: str) -> bool:
+    """Does report ``report`` contain ``phrase`` as written (any case, a possessive or plural "s"
+    allowed, words apart by spaces, a hyphen or a line break)? Remembered per generation."""
+    cached = index.memo.get("phrases")
+    if cached is None:
+        cached = index.memo["phrases"] = lru_cache(maxsize=10_000)(partial(_report_says, index))
+    return cached(report, phrase)
+
+
+def _report_says(index: Index, report: int, phrase: str) -> bool:
+    record = index.reports[report]
+    text = normalize(f"{record.get('title') or ''}\n{index.report_text(record['id'])}")
+    return _phrase_pattern(phrase).search(text) is not None
+
+
+def reports_naming(index: Index, names: list[str], phrases: list[str] = ()) -> np.ndarray:
+    """A boolean per report: does it name every one of ``names`` (an acronym or its long form), and
+    every name of ``phrases`` word for word?"""
     ok = np.ones(len(index.reports), dtype=bool)
     for t in names:
         has = _reports_with(index, t)
@@ -135,6 +165,8 @@ def reports_naming(index: Index, names: list[str]) -> np.ndarray:
                 long_form &= _reports_with(index, term)
             has |= long_form
         ok &= has
+    for r in np.flatnonzero(ok) if phrases else ():
+        ok[r] = all(report_says(index, int(r), p) for p in phrases)
     return ok
 
 
@@ -143,7 +175,7 @@ def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit]
     whether the best hit is such a one."""
     if not query.names or not hits:
         return hits, bool(hits)
-    ok = reports_naming(index, query.names)
+    ok = reports_naming(index, query.names, query.phrases)
     named = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
     return named + [h for h in hits if not ok[int(index.chunk_report[h.chunk])]], bool(named)
 

@@ -79,6 +79,37 @@ def name_terms(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+NAME_LINKS = frozenset({"of", "for"})  # lowercase words inside a name: "Bank of England"
+
+
+def name_phrases(text: str) -> list[str]:
+    """Names of two words or more in a question, as written ("Thames Valley CRC", "Bank of England").
+
+    A report that has each word somewhere but never the name itself (one says "Thames", another
+    "valley") does not answer a question about it."""
+    phrases, run, previous_end = [], [], 0
+    for i, m in enumerate(_RAW_WORD.finditer(text)):
+        w = m.group()
+        adjacent = bool(run) and not text[previous_end:m.start()].strip()
+        is_name = (i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper())
+        if is_name and (adjacent or not run):
+            run.append(w)
+        elif adjacent and w in NAME_LINKS:
+            run.append(w)
+        else:
+            phrases.append(run)
+            run = [w] if is_name else []
+        previous_end = m.end()
+    phrases.append(run)
+    out = []
+    for run in phrases:
+        while run and run[-1] in NAME_LINKS:
+            run = run[:-1]
+        if len(run) > 1:
+            out.append(" ".join(run))
+    return list(dict.fromkeys(out))
+
+
 def settings() -> dict:
     """What the index manifest records, so an index built with other settings is refused."""
     return {

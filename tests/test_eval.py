@@ -47,7 +47,7 @@ def test_qa_set_scores_stay_above_their_floor(corpus_index_dir):
     assert r["questions"] == len(load_qa_set(QA_SET))
     # Floors set below the figures measured when they were written (README): a fall is a regression.
     assert r["hit@5"] >= 0.55 and r["hit@1"] >= 0.30 and r["follow_up_hit@5"] >= 0.4
-    assert r["found_when_answerable"] >= 0.8 and r["not_found_when_out_of_scope"] >= 0.7
+    assert r["found_when_answerable"] >= 0.8 and r["not_found_when_out_of_scope"] >= 0.8
 
 
 def test_qa_eval_command_on_the_qa_set_prints_json(corpus_index_dir):

@@ -7,7 +7,7 @@ from qa.answer import ask, validate_filters
 from qa.build import build_index
 from qa.errors import BadRequest
 from qa.index import IndexStore
-from qa.text import name_terms, tokenize
+from qa.text import name_phrases, name_terms, tokenize
 
 FILLER = ("Inspectors found that staff described their caseloads and the training they had received. " * 6).strip()
 
@@ -83,6 +83,18 @@ def test_a_name_no_report_contains_means_not_found(index):
     body = ask(index, "What did inspectors find on unpaid work at Kent CRC?")
     assert body["found"] is False and body["answer"].startswith("Nothing in the indexed reports")
     assert ask(index, "What did inspectors find on unpaid work at Northshire CRC?")["found"] is True
+
+
+def test_a_name_of_several_words_must_be_in_the_report_as_written(index):
+    assert name_phrases("How did Thames Valley CRC do?") == ["Thames Valley CRC"]
+    assert name_phrases("the Bank of England base rate") == ["Bank of England"]
+    assert name_phrases("Kent, Surrey and Sussex CRC") == ["Sussex CRC"]
+    # Northshire's report has "east", "Northshire" and "CRC", but never "East Northshire"
+    assert ask(index, "Is work to reduce re-offending in East Northshire CRC good enough?")["found"] is False
+    assert ask(index, "re-offending in the east of Northshire CRC")["found"] is True
+    # "CRC" in a name also matches the words it stands for, and possessives count
+    assert ask(index, "unpaid work at the Northshire CRC's placements")["found"] is True
+    assert ask(index, "unpaid work in Northshire Community Rehabilitation Company")["found"] is True
 
 
 def test_out_of_scope_questions_are_not_found(index):
