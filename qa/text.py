@@ -67,10 +67,19 @@ def tokenize(text: str) -> list[str]:
 _RAW_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
+def cased(text: str) -> bool:
+    """Does the case of ``text`` say anything? Not when no word after the first is in lower case: a
+    question in capitals or title case ("How Is London CRC Doing?") marks no names."""
+    words = _RAW_WORD.findall(text)[1:]
+    return not words or any(w.islower() for w in words)
+
+
 def name_terms(text: str) -> list[str]:
     """Index terms of the names in a question: words written with a capital (other than the first
     word) or in capitals ("Rough Hay", "CRC", "Belmarsh"). A report that never names them does not
     answer the question, however well its other words match."""
+    if not cased(text):
+        return []
     names = []
     for i, m in enumerate(_RAW_WORD.finditer(text)):
         w = m.group()
@@ -87,6 +96,8 @@ def name_phrases(text: str) -> list[str]:
 
     A report that has each word somewhere but never the name itself (one says "Thames", another
     "valley") does not answer a question about it."""
+    if not cased(text):
+        return []
     phrases, run, previous_end = [], [], 0
     for i, m in enumerate(_RAW_WORD.finditer(text)):
         w = m.group()

@@ -89,6 +89,9 @@ def test_a_name_of_several_words_must_be_in_the_report_as_written(index):
     assert name_phrases("How did Thames Valley CRC do?") == ["Thames Valley CRC"]
     assert name_phrases("the Bank of England base rate") == ["Bank of England"]
     assert name_phrases("Kent, Surrey and Sussex CRC") == ["Sussex CRC"]
+    # in title case or capitals, case marks no names
+    assert name_phrases("How Is London CRC Doing On Public Protection?") == []
+    assert name_terms("HOW IS LONDON CRC DOING?") == []
     # Northshire's report has "east", "Northshire" and "CRC", but never "East Northshire"
     assert ask(index, "Is work to reduce re-offending in East Northshire CRC good enough?")["found"] is False
     assert ask(index, "re-offending in the east of Northshire CRC")["found"] is True
