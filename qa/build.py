@@ -15,7 +15,7 @@ import re
 import time
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -236,24 +236,22 @@ def context_tokens(title: str, section: str | None, passage_opens_with_section: 
     return extra
 
 
+def indexed_terms(items: list[Indexed]) -> Iterator[list[str]]:
+    """Each passage's index terms, passage after passage: its own tokens, then its context's."""
+    for item in items:
+        context = lru_cache(maxsize=None)(context_tokens)
+        title = item.record.get("title") or ""
+        for c, tokens in zip(item.chunks, item.tokens, strict=True):
+            yield tokens + context(title, c.section, bool(c.section) and item.doc.text.startswith(c.section, c.start))
+
+
 def assemble(items: list[Indexed], settings: dict) -> GenerationData:
     """Vocabulary, BM25 postings and per-passage arrays over all the reports: a generation's content."""
     chunk_cols: dict[str, list] = {k: [] for k in ("report", "seq", "start", "end", "page", "page_end", "section")}
     sections: dict[str, int] = {}
-    token_terms: list[np.ndarray] = []
-    token_docs: list[np.ndarray] = []
-    vocab: dict[str, int] = {}
-    n_chunks = 0
     for r_idx, item in enumerate(items):
         item.record["chunks"] = len(item.chunks)
-        context = lru_cache(maxsize=None)(context_tokens)
-        for seq, (c, tokens) in enumerate(zip(item.chunks, item.tokens)):
-            extra = context(item.record.get("title") or "", c.section,
-                            bool(c.section) and item.doc.text.startswith(c.section, c.start))
-            ids = [vocab.setdefault(t, len(vocab)) for t in tokens + extra]
-            token_terms.append(np.asarray(ids, dtype=np.int64))
-            token_docs.append(np.full(len(ids), n_chunks, dtype=np.int64))
-            n_chunks += 1
+        for seq, c in enumerate(item.chunks):
             chunk_cols["report"].append(r_idx)
             chunk_cols["seq"].append(seq)
             chunk_cols["start"].append(c.start)
@@ -262,8 +260,7 @@ def assemble(items: list[Indexed], settings: dict) -> GenerationData:
             chunk_cols["page_end"].append(c.page_end or 0)
             chunk_cols["section"].append(-1 if c.section is None else sections.setdefault(c.section, len(sections)))
     params = settings["bm25"]
-    postings = bm25.compile_postings(np.concatenate(token_terms), np.concatenate(token_docs), len(vocab), n_chunks,
-                                     params["k1"], params["b"], params["epsilon"])
+    terms, postings = bm25.index_passages(indexed_terms(items), params["k1"], params["b"], params["epsilon"])
     dtypes = {"report": np.int32, "seq": np.int32, "start": np.int64, "end": np.int64,
               "page": np.int32, "page_end": np.int32, "section": np.int32}
     chunk_arrays = {f"chunk_{k}": np.asarray(v, dtype=dtypes[k]) for k, v in chunk_cols.items()}
@@ -271,7 +268,7 @@ def assemble(items: list[Indexed], settings: dict) -> GenerationData:
                                           "headings": [[h.start, h.end, h.title, h.level] for h in i.doc.headings]})
             for i in items}
     learned = acronyms.learn([i.doc.text for i in items])
-    return GenerationData(postings, list(vocab), chunk_arrays, list(sections), [i.record for i in items], docs,
+    return GenerationData(postings, terms, chunk_arrays, list(sections), [i.record for i in items], docs,
                           settings, learned)
 
 
