@@ -4,8 +4,8 @@ Every engine gets the same pre-tokenized passages (lists of str) and questions (
 returns its 10 best (passage ids, scores) with a positive score, best first. Peers (rank-bm25,
 rank-bm25-rs, bm25s, tantivy) are imported only here, only in the benchmark's subprocesses.
 
-``ours`` is the service's engine: ``qa.bm25.compile_postings`` / ``score`` / ``top_k`` imported, not
-copied; the token -> term id step mirrors ``qa/build.py``; the arrays are written like ``qa/index.py``
+``ours`` is the service's engine: ``qa.bm25.index_passages`` (the build ``qa/build.py`` calls) / ``score`` /
+``top_k`` imported, not copied; the arrays are written like ``qa/index.py``
 writes them (``np.save(..., allow_pickle=False)``, fsync, ``terms.json``) and loaded like it loads them
 (``np.load(mmap_mode="r")`` and a term -> id dict from ``terms.json``).
 """
@@ -86,30 +86,20 @@ def _fsync_file(path: Path) -> None:
 
 
 def ours_build(passages: Passages, out: Path, timings: dict) -> None:
-    """Token lists -> term ids -> compile_postings, as qa/build.py does it (its per-passage id arrays stay
-    alive through compile_postings there too), then the .npy files and terms.json."""
+    """``qa.bm25.index_passages``, the function ``qa/build.py`` builds with (its steps' seconds recorded),
+    then the .npy files and terms.json."""
     from qa import bm25
 
-    with _Phase(timings, "tokens_to_ids"):
-        vocab: dict[str, int] = {}
-        token_terms, token_docs = [], []
-        for d, tokens in enumerate(passages):
-            ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
-            token_terms.append(np.asarray(ids, dtype=np.int64))
-            token_docs.append(np.full(len(ids), d, dtype=np.int64))
-    timings["rss_after_tokens_to_ids_mb"] = rss_mb()
-    with _Phase(timings, "compile_postings"):
-        postings = bm25.compile_postings(np.concatenate(token_terms), np.concatenate(token_docs), len(vocab),
-                                         len(passages))
-    timings["peak_rss_by_compile_mb"] = peak_rss_mb()
-    del token_terms, token_docs
+    with _Phase(timings, "index_passages"):
+        terms, postings = bm25.index_passages(passages, timings=timings)
+    timings["peak_rss_by_index_passages_mb"] = peak_rss_mb()
     with _Phase(timings, "save"):
         out.mkdir(parents=True, exist_ok=True)
         for f in dataclasses.fields(postings):
             path = out / f"{f.name}.npy"
             np.save(path, np.ascontiguousarray(getattr(postings, f.name)), allow_pickle=False)
             _fsync_file(path)
-        (out / "terms.json").write_text(json.dumps(list(vocab), ensure_ascii=False, separators=(",", ":")), "utf-8")
+        (out / "terms.json").write_text(json.dumps(terms, ensure_ascii=False, separators=(",", ":")), "utf-8")
         _fsync_file(out / "terms.json")
 
 
