@@ -4,10 +4,11 @@ Every engine gets the same pre-tokenized passages (lists of str) and questions (
 returns its 10 best (passage ids, scores) with a positive score, best first. Peers (rank-bm25,
 rank-bm25-rs, bm25s, tantivy) are imported only here, only in the benchmark's subprocesses.
 
-``ours`` is the service's engine: ``qa.bm25.index_passages`` (the build ``qa/build.py`` calls) / ``score`` /
-``top_k`` imported, not copied; the arrays are written like ``qa/index.py``
-writes them (``np.save(..., allow_pickle=False)``, fsync, ``terms.json``) and loaded like it loads them
-(``np.load(mmap_mode="r")`` and a term -> id dict from ``terms.json``).
+``ours`` is the service's engine: ``qa.bm25.index_passages`` (the build ``qa/build.py`` calls) and
+``top_k`` imported, not copied; the arrays are written like ``qa/index.py`` writes them
+(``np.save(..., allow_pickle=False)``, fsync, ``terms.json``) and loaded like it loads them
+(``np.load(mmap_mode="r")`` and a term -> id dict from ``terms.json``); each term's largest impact is
+cached per loaded index, as ``qa/search.py`` caches it in ``index.memo``.
 """
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def ours_build(passages: Passages, out: Path, timings: dict) -> None:
 class OursIndex:
     arrays: dict[str, np.ndarray]
     term_ids: dict[str, int]
+    bounds: dict[int, tuple[float, float]] = dataclasses.field(default_factory=dict)  # qa.bm25.top_k's cache
 
 
 def ours_load(out: Path) -> OursIndex:
@@ -116,26 +118,21 @@ def ours_load(out: Path) -> OursIndex:
     return OursIndex(arrays, {t: i for i, t in enumerate(terms)})
 
 
-def ours_candidates(index: OursIndex, tokens: list[str]) -> TopK:
-    """(candidate passages, scores) from qa.bm25.score, question terms looked up as qa/search.py does."""
+def ours_search(index: OursIndex, tokens: list[str], k: int) -> TopK:
+    """qa.bm25.top_k, question terms looked up as qa/search.py does."""
     from qa import bm25
 
     terms = [index.term_ids[t] for t in tokens if t in index.term_ids]
     a = index.arrays
-    return bm25.score(a["offsets"], a["doc_ids"], a["impacts"], terms)
-
-
-def ours_search(index: OursIndex, tokens: list[str], k: int) -> TopK:
-    from qa import bm25
-
-    return bm25.top_k(*ours_candidates(index, tokens), k)
+    return bm25.top_k(a["offsets"], a["doc_ids"], a["impacts"], terms, k, bounds=index.bounds)
 
 
 def ours_dense(index: OursIndex, tokens: list[str]) -> np.ndarray:
-    """Our scores as a dense vector (0 for passages with no question term), for exactness checks."""
-    candidates, scores = ours_candidates(index, tokens)
-    dense = np.zeros(len(index.arrays["doc_len"]), dtype=np.float64)
-    dense[candidates] = scores
+    """Our scores as a dense vector (k = every passage; 0 where none is returned), for exactness checks."""
+    n_docs = len(index.arrays["doc_len"])
+    ids, scores = ours_search(index, tokens, n_docs)
+    dense = np.zeros(n_docs, dtype=np.float64)
+    dense[ids] = scores
     return dense
 
 

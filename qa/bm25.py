@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _postings
+from . import _postings, _query
 
 K1 = 2.0  # rank-bm25 defaults to 1.5; 2.0 measured better on every collection (README)
 B = 0.75
@@ -97,37 +97,24 @@ def _compile(ids: np.ndarray, starts: np.ndarray, n_terms: int, k1: float, b: fl
     return Postings(offsets, doc_ids, impacts, idf, doc_len)
 
 
-def score(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, query_terms: list[int],
-          weights: list[float] | None = None, n_docs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(candidate passages, their scores) for a query given as term ids, repeats counting again.
+def top_k(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, terms: list[int], k: int,
+          weights: list[float] | None = None, *, bounds: dict[int, tuple[float, float]] | None = None,
+          chunk_report: np.ndarray | None = None, allowed_reports: np.ndarray | None = None,
+          window: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (passages, scores) for a query given as term ids: positive scores only, best first, ties
+    by lower passage id. Repeated terms count again; ``weights`` multiply each term's impacts.
 
-    Contributions are added term by term in query order, as rank-bm25 does, so the sums are the same.
-    With ``n_docs`` and many postings, a dense accumulator over all passages replaces the sort of the
-    touched ones (4x faster at 100k passages: bench/README.md).
+    Each score is the sum of its terms' contributions added in query order, as rank-bm25 adds them, so
+    the same impacts give the same sum to the last bit (``qa/_query.c`` skips, with MaxScore pruning,
+    only passages that cannot reach the k best). ``bounds`` caches each term's largest impact across calls (pass the same
+    dict for one loaded index). With ``chunk_report`` (report of each passage) and ``allowed_reports``
+    (one bool per report), only passages of allowed reports are ranked. ``window``: passages summed at a
+    time (the results do not depend on it; tests make it small to exercise pruning across windows).
     """
-    if not query_terms:
-        return np.empty(0, np.int32), np.empty(0, np.float64)
-    slices = [(offsets[t], offsets[t + 1]) for t in query_terms]
-    docs = np.concatenate([doc_ids[s:e] for s, e in slices])
-    if weights is None:
-        contrib = np.concatenate([impacts[s:e] for s, e in slices])
-    else:
-        contrib = np.concatenate([impacts[s:e] * w for (s, e), w in zip(slices, weights)])
-    if n_docs is not None and len(docs) * 8 >= n_docs:
-        dense = np.bincount(docs, weights=contrib, minlength=n_docs)
-        candidates = np.flatnonzero(dense)
-        return candidates, dense[candidates]
-    candidates, inverse = np.unique(docs, return_inverse=True)
-    return candidates, np.bincount(inverse, weights=contrib, minlength=len(candidates))
-
-
-def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (passage, score) pairs with a positive score, best first; ties by passage order."""
-    keep = scores > 0
-    candidates, scores = candidates[keep], scores[keep]
-    if len(scores) > k:
-        kth = -np.partition(-scores, k - 1)[k - 1]
-        tied_or_better = scores >= kth  # every passage tied with the k-th, so ties are cut by passage order
-        candidates, scores = candidates[tied_or_better], scores[tied_or_better]
-    order = np.lexsort((candidates, -scores))[:k]
-    return candidates[order], scores[order]
+    bounds = {} if bounds is None else bounds
+    missing = [t for t in dict.fromkeys(terms) if t not in bounds]
+    if missing:
+        bounds.update(zip(missing, _query.term_bounds(offsets, impacts, missing)))
+    ids, scores = _query.top_k(offsets, doc_ids, impacts, terms, weights, [bounds[t] for t in terms], k,
+                               chunk_report, allowed_reports, window)
+    return np.frombuffer(ids, dtype=np.int32), np.frombuffer(scores, dtype=np.float64)

@@ -108,14 +108,12 @@ class Filters:
 
 
 def search(index: Index, query: Query, top_k: int, filters: Filters | None = None) -> list[Hit]:
-    """The ``top_k`` best passages for ``query``, best first (BM25Okapi scores)."""
-    candidates, scores = bm25.score(index.offsets, index.doc_ids, index.impacts, query.terms, query.weights,
-                                    index.n_chunks)
-    if filters:
-        keep = filters.allowed_reports(index)[np.asarray(index.chunk_report)[candidates]]
-        candidates, scores = candidates[keep], scores[keep]
-    best, best_scores = bm25.top_k(candidates, scores, top_k)
-    return [Hit(int(c), float(s)) for c, s in zip(best, best_scores)]
+    """The ``top_k`` best passages for ``query``, best first (BM25Okapi scores), from allowed reports only."""
+    allowed = filters.allowed_reports(index) if filters else None
+    best, scores = bm25.top_k(index.offsets, index.doc_ids, index.impacts, query.terms, top_k, query.weights,
+                              bounds=index.memo.setdefault("term_bounds", {}),
+                              chunk_report=None if allowed is None else index.chunk_report, allowed_reports=allowed)
+    return [Hit(int(c), float(s)) for c, s in zip(best, scores)]
 
 
 def _reports_with(index: Index, term: str) -> np.ndarray:
