@@ -2,7 +2,8 @@
 
     python bench/engines.py [--sizes 10000,100000,1000000] [--queries 200] [--seed 1]
                             [--real ../shared/corpus | --real none] [--json OUT] [--quick]
-                            [--engines ours,rank-bm25,rank-bm25-rs,bm25s,tantivy] [--workdir DIR] [--timeout S]
+                            [--engines ours,rank-bm25,rank-bm25-rs,bm25s,tantivy] [--workdir DIR [--reuse-index]]
+                            [--timeout S]
 
 For every corpus (a seeded synthetic one per size, and the real shared corpus) and every engine, each
 in its own subprocess: build seconds and the build's peak RSS (VmHWM, that process's own high-water
@@ -196,11 +197,17 @@ def reference_of(n: int, engines: list[str], rank_max: int) -> str | None:
     return "rank-bm25-rs" if "rank-bm25-rs" in engines else None
 
 
-def run_engine(engine: str, folder: Path, ref: str | None, engines: list[str], timeout: float) -> dict:
+def run_engine(engine: str, folder: Path, ref: str | None, engines: list[str], timeout: float,
+               reuse_index: bool = False) -> dict:
+    """Build (or, with ``reuse_index``, take the index and build figures an earlier run left), then query."""
     adapter = ADAPTERS[engine]
     result = {"engine": engine, "formula": adapter.formula}
-    result.update(spawn("build", engine, folder, timeout, reference=engine == ref,
-                        check_rs=engine == ref == "rank-bm25" and "rank-bm25-rs" in engines))
+    built = folder / "results" / f"{engine}.build.json"
+    if reuse_index and adapter.load is not None and (folder / f"idx-{engine}").is_dir() and built.exists():
+        result.update(json.loads(built.read_text()), build_reused=True)
+    else:
+        result.update(spawn("build", engine, folder, timeout, reference=engine == ref,
+                            check_rs=engine == ref == "rank-bm25" and "rank-bm25-rs" in engines))
     if adapter.load is not None and "error" not in result:
         result.update(spawn("query", engine, folder, timeout))
     (folder / "results" / f"{engine}.result.json").write_text(json.dumps(result))
@@ -236,7 +243,7 @@ def run_corpus(name: str, folder: Path, args: argparse.Namespace, engines: list[
                                                             f"{args.rank_bm25_max:,}); rank-bm25-rs is the reference"}
             continue
         t0 = time.perf_counter()
-        results[engine] = run_engine(engine, folder, ref, engines, args.timeout)
+        results[engine] = run_engine(engine, folder, ref, engines, args.timeout, args.reuse_index)
         state = results[engine].get("error", "ok")
         print(f"  [{name}] {engine}: {state} ({time.perf_counter() - t0:.0f} s)", flush=True)
     if ref in results:
@@ -299,6 +306,9 @@ def print_notes(c: dict) -> None:
                                                 for k, v in ours["phases"].items())
               + f"; cold process: import {fmt(ours.get('import_s'), '.3f')} s, serving RSS "
               f"{fmt(ours.get('serve_rss_mb'), '.0f')} MB")
+    reused = [name for name, r in c["engines"].items() if r.get("build_reused")]
+    if reused:
+        print(f"index reused from an earlier run (build figures are that run's): {', '.join(reused)}")
     for name in ("bm25s", "bm25s-robertson"):
         r = c["engines"].get(name, {})
         if "first_query_ms" in r:
@@ -346,6 +356,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=900, help="seconds per engine subprocess")
     ap.add_argument("--quick", action="store_true", help="10k passages only, no real corpus")
     ap.add_argument("--workdir", type=Path, help="keep corpora and indexes here (default: a temp dir, removed)")
+    ap.add_argument("--reuse-index", action="store_true",
+                    help="with --workdir: engines with an on-disk index already built there are only queried "
+                         "(their build figures are the earlier run's)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", choices=("build", "query"), help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)

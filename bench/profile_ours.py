@@ -1,14 +1,16 @@
-"""Where our query time goes: cProfile of ``qa.bm25.score`` + ``qa.bm25.top_k`` over the benchmark's
-questions, on an index that ``bench/engines.py --workdir DIR`` left behind, and latency against the
-number of postings a question touches.
+"""Where our query time goes, on an index that ``bench/engines.py --workdir DIR`` left behind: latency
+at k 10 and 50 (median of --repeat runs per question, so other processes' bursts drop out), the
+Python wrapper's share, the first-use scan of each term's largest impact, and latency against the
+postings a question touches, with the slowest questions' terms.
 
-    python bench/profile_ours.py DIR/synthetic-1000000 [--top 12]
+    python bench/profile_ours.py DIR/synthetic-1000000 [--repeat 5] [--slowest 5]
+
+For a profile inside the C loop: ``perf record -g python bench/profile_ours.py DIR/...`` then
+``perf annotate top_k``.
 """
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
 import sys
 import time
 from pathlib import Path
@@ -16,43 +18,58 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bm25_adapters import ours_load, ours_search  # noqa: E402
+from bm25_adapters import ours_load  # noqa: E402
 from bm25_data import load_queries  # noqa: E402
 
+from qa import _query, bm25  # noqa: E402
 
-def postings_touched(index, tokens: list[str]) -> int:
-    offsets = index.arrays["offsets"]
-    return sum(int(offsets[index.term_ids[t] + 1] - offsets[index.term_ids[t]]) for t in tokens if t in index.term_ids)
+
+def timed_ms(fn, repeat: int) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs, in ms."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    return float(np.median(times))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", type=Path, help="a corpus folder of bench/engines.py --workdir, with idx-ours/")
-    ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--slowest", type=int, default=5)
     args = ap.parse_args()
     index = ours_load(args.corpus / "idx-ours")
-    warmup, timed = load_queries(args.corpus)
-    for q in warmup:
-        ours_search(index, q, 10)
-    lat = []
-    for q in timed:
-        t0 = time.perf_counter()
-        ours_search(index, q, 10)
-        lat.append((time.perf_counter() - t0) * 1000)
-    touched = np.array([postings_touched(index, q) for q in timed])
-    n_docs = len(index.arrays["doc_len"])
-    print(f"{len(timed)} questions over {n_docs:,} passages: p50 {np.percentile(lat, 50):.2f} ms, "
-          f"p99 {np.percentile(lat, 99):.2f} ms; postings touched p50 {int(np.median(touched)):,}, "
+    a = index.arrays
+    offsets, doc_ids, impacts = a["offsets"], a["doc_ids"], a["impacts"]
+    _, questions = load_queries(args.corpus)
+    terms = [[index.term_ids[t] for t in q if t in index.term_ids] for q in questions]
+    n_docs = len(a["doc_len"])
+
+    cold = [timed_ms(lambda q=q: _query.term_bounds(offsets, impacts, q), 1) for q in terms]
+    bounds = index.bounds
+    for q in terms:
+        bm25.top_k(offsets, doc_ids, impacts, q, 10, bounds=bounds)
+    touched = np.array([sum(int(offsets[t + 1] - offsets[t]) for t in q) for q in terms])
+    print(f"{len(terms)} questions over {n_docs:,} passages; postings touched p50 {int(np.median(touched)):,}, "
           f"max {touched.max():,} ({touched.max() / n_docs:.2f} x passages)")
-    slope = np.polyfit(touched, lat, 1)[0]
-    print(f"latency ~ {slope * 1e6:.1f} ms per million postings touched (least squares), "
-          f"correlation {np.corrcoef(touched, lat)[0, 1]:.2f}")
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for q in timed:
-        ours_search(index, q, 10)
-    profiler.disable()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+    print(f"first use of a question's terms (term_bounds scan, cached afterwards): p50 {np.median(cold):.3f} ms, "
+          f"max {max(cold):.2f} ms")
+    for k in (10, 50):
+        lat = np.array([timed_ms(lambda q=q: bm25.top_k(offsets, doc_ids, impacts, q, k, bounds=bounds), args.repeat)
+                        for q in terms])
+        inner = np.array([timed_ms(lambda q=q: _query.top_k(offsets, doc_ids, impacts, q, None,
+                                                            [bounds[t] for t in q], k), args.repeat) for q in terms])
+        print(f"k={k}: p50 {np.percentile(lat, 50):.3f} ms, p90 {np.percentile(lat, 90):.3f}, "
+              f"p99 {np.percentile(lat, 99):.3f}, max {lat.max():.3f}; the C call alone p50 "
+              f"{np.percentile(inner, 50):.3f} ms (the wrapper adds {np.median(lat - inner) * 1000:.0f} us)")
+        slope = np.polyfit(touched, lat, 1)[0]
+        print(f"  latency ~ {slope * 1e6:.2f} ms per million postings touched (least squares), correlation "
+              f"{np.corrcoef(touched, lat)[0, 1]:.2f}")
+        for i in np.argsort(-lat)[:args.slowest]:
+            described = ", ".join(f"{int(offsets[t + 1] - offsets[t]):,} postings, max {bounds[t][0]:.2f}" for t in terms[i])
+            print(f"  {lat[i]:.2f} ms: {described}")
 
 
 if __name__ == "__main__":
