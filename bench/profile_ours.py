@@ -68,7 +68,8 @@ def main() -> None:
         print(f"  latency ~ {slope * 1e6:.2f} ms per million postings touched (least squares), correlation "
               f"{np.corrcoef(touched, lat)[0, 1]:.2f}")
         for i in np.argsort(-lat)[:args.slowest]:
-            described = ", ".join(f"{int(offsets[t + 1] - offsets[t]):,} postings, max {bounds[t][0]:.2f}" for t in terms[i])
+            described = ", ".join(f"{int(offsets[t + 1] - offsets[t]):,} postings, max {bounds[t][0]:.2f}"
+                                  for t in terms[i])
             print(f"  {lat[i]:.2f} ms: {described}")
 
 

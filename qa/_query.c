@@ -1,4 +1,4 @@
-/* BM25 top-k over term-major postings: rank-bm25's scores to the last bit, with MaxScore pruning.
+/* BM25 top-k over term-major postings: rank-bm25's sums to the last bit, with MaxScore pruning.
  *
  * A passage's score is the sum of its query terms' contributions (impact * weight) added one after
  * the other in QUERY ORDER from 0.0, as rank-bm25 adds term after term: any other order can change
@@ -9,9 +9,10 @@
  *   has only those cannot enter, so only the postings of the other, essential terms are walked.
  * - Passages are taken in windows of consecutive ids (WINDOW by default). The essential terms'
  *   postings in the window are summed into a small accumulator (in query order, so with every term
- *   essential the sums are already the exact scores). Non-essential terms are summed in too while that is cheaper
- *   than looking them up passage by passage; the rest are looked up (binary search) only for passages
- *   whose bound can still reach the k-th best, and those that still can are scored exactly.
+ *   essential the sums are already the exact scores). Non-essential terms are summed in too while
+ *   that is cheaper than looking them up passage by passage; the rest are looked up (binary search)
+ *   only for passages whose bound can still reach the k-th best, and those that still can are
+ *   scored exactly.
  * - A passage is skipped only when its bound plus a slack far above any rounding error is at most the
  *   k-th best score, so a passage tied with the k-th best is never skipped; the k best are kept by
  *   (score desc, id asc), so the cut at the k-th place takes the lowest ids among ties.
@@ -61,7 +62,7 @@ static void release(Py_buffer *views, int n) {
         if (views[i].obj != NULL) PyBuffer_Release(&views[i]);
 }
 
-/* Term ids of a Python sequence, each checked against the offsets; 0 with an exception set on error. */
+/* Term ids of a Python sequence, each checked against the offsets; NULL with an exception set on error. */
 static int64_t *term_ids(PyObject *terms, const int64_t *offsets, Py_ssize_t n_offsets, Py_ssize_t n_postings,
                          Py_ssize_t *n_out) {
     PyObject *seq = PySequence_Fast(terms, "terms must be a sequence of term ids");
@@ -458,7 +459,8 @@ static PyObject *top_k(PyObject *self, PyObject *args, PyObject *kwargs) {
         Py_END_ALLOW_THREADS
     }
     if (s.bad_doc) {
-        PyErr_SetString(PyExc_ValueError, "a passage id is outside chunk_report, or its report outside allowed_reports");
+        PyErr_SetString(PyExc_ValueError,
+                        "a passage id is outside chunk_report, or its report outside allowed_reports");
         goto done;
     }
     PyObject *out_ids = PyByteArray_FromStringAndSize(NULL, s.size * 4);

@@ -106,10 +106,11 @@ def top_k(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, terms: 
 
     Each score is the sum of its terms' contributions added in query order, as rank-bm25 adds them, so
     the same impacts give the same sum to the last bit (``qa/_query.c`` skips, with MaxScore pruning,
-    only passages that cannot reach the k best). ``bounds`` caches each term's largest impact across calls (pass the same
-    dict for one loaded index). With ``chunk_report`` (report of each passage) and ``allowed_reports``
-    (one bool per report), only passages of allowed reports are ranked. ``window``: passages summed at a
-    time (the results do not depend on it; tests make it small to exercise pruning across windows).
+    only passages that cannot reach the k best). ``bounds`` caches each term's largest impact across
+    calls: pass the same dict for one loaded index. With ``chunk_report`` (report of each passage) and
+    ``allowed_reports`` (one bool per report), only passages of allowed reports are ranked. ``window``:
+    passages summed at a time (results do not depend on it; tests make it small to exercise pruning
+    across windows).
     """
     bounds = {} if bounds is None else bounds
     missing = [t for t in dict.fromkeys(terms) if t not in bounds]
