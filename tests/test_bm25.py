@@ -88,11 +88,9 @@ def test_idf_floor_and_zero_idf_follow_rank_bm25():
 # ---- the engine against rank-bm25 on made-up corpora ---------------------------------------------------
 
 def _postings(docs: list[list[str]]) -> tuple[bm25.Postings, dict[str, int]]:
-    """Postings of token lists, as the build compiles them."""
-    vocab: dict[str, int] = {}
-    terms = np.array([vocab.setdefault(t, len(vocab)) for d in docs for t in d], dtype=np.int64)
-    owners = np.array([i for i, d in enumerate(docs) for _ in d], dtype=np.int64)
-    return bm25.compile_postings(terms, owners, len(vocab), len(docs)), vocab
+    """Postings of token lists, as the build makes them."""
+    terms, postings = bm25.index_passages(docs)
+    return postings, {t: i for i, t in enumerate(terms)}
 
 
 def _reference_scores(ref: BM25Okapi, query: list[str], weights: list[float] | None) -> np.ndarray:
