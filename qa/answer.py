@@ -11,8 +11,8 @@ from datetime import date
 
 from .errors import BadRequest, NotFound
 from .index import Index
-from .search import (Filters, Hit, Query, fold_duplicates, make_query, matched_weight, passage_sentences,
-                     prefer_named, search)
+from .search import (PASSAGES_REMEMBERED, Filters, Hit, Query, fold_duplicates, make_query, matched_weight,
+                     memoised, passage_sentences, prefer_named, search)
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 50
@@ -120,14 +120,8 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     wanted = set(query.tokens)
     found = []  # (rank, sentence, its question terms, words)
     for p, chunk in zip(passages[:3], chunks):
-        text = p["text"]
-        spans = passage_sentences(index, chunk)
-        for i, (s, e, terms) in enumerate(spans):
-            # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
-            if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
-                e, terms = spans[i + 1][1], terms | spans[i + 1][2]
-            sentence = text[s:e].strip()
-            found.append((p["rank"], sentence, wanted & terms, len(sentence.split())))
+        for sentence, terms, n_words in quotable_sentences(index, chunk):
+            found.append((p["rank"], sentence, wanted & terms, n_words))
     holding = {t: sum(1 for f in found if t in f[2]) for t in wanted}
     weight = {t: math.log(1 + len(found) / n) for t, n in holding.items() if n}
     best: dict[int, tuple[float, str]] = {}
@@ -142,6 +136,25 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     lead = best[lead_rank][0]
     chosen = [r for r in sorted(best) if r == lead_rank or best[r][0] >= 0.75 * lead][:max_sentences]
     return " ".join(f"{best[r][1]} [{r}]" for r in chosen)
+
+
+def quotable_sentences(index: Index, chunk: int) -> tuple[tuple[str, frozenset, int], ...]:
+    """(sentence, its terms, its words) for each sentence of a passage that an answer may quote,
+    remembered per generation: the same for every question, so only the scoring is per question."""
+    return memoised(index, "quotable", _quotable_sentences, PASSAGES_REMEMBERED)(chunk)
+
+
+def _quotable_sentences(index: Index, chunk: int) -> tuple[tuple[str, frozenset, int], ...]:
+    text = index.chunk_text(chunk)
+    spans = passage_sentences(index, chunk)
+    out = []
+    for i, (s, e, terms) in enumerate(spans):
+        # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
+        if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
+            e, terms = spans[i + 1][1], terms | spans[i + 1][2]
+        sentence = text[s:e].strip()
+        out.append((sentence, terms, len(sentence.split())))
+    return tuple(out)
 
 
 def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None) -> dict:
