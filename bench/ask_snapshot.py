@@ -5,8 +5,9 @@
 
 Used to check that a change to the request path keeps every answer byte for byte: each question is sent
 through the Flask test client as POST /ask (default top_k, with its history), POST /ask with top_k 20,
-and GET /ask?q=...; the record keeps the status, the Content-Type and the body's bytes with only the
-``took_ms`` value masked (it is a timing).
+and GET /ask?q=...; the record keeps the status, every header (Content-Length only checked against the
+body: it follows took_ms's digits) and the body's bytes with only the ``took_ms`` value masked (it is a
+timing).
 """
 from __future__ import annotations
 
@@ -45,10 +46,13 @@ def record(out: Path, index: Path, questions: Path) -> int:
                     r = client.get("/ask", query_string={"q": question})
                 else:
                     r = client.post("/ask", json=body)
-                masked = TOOK.sub(b'"took_ms":0', r.get_data())
+                data = r.get_data()
+                headers = [(k, v) for k, v in r.headers.items() if k != "Content-Length"]
+                if r.headers.get("Content-Length") != str(len(data)):
+                    headers.append(("Content-Length", "does not match the body"))
+                masked = TOOK.sub(b'"took_ms":0', data)
                 f.write(json.dumps({"kind": kind, "question": question, "status": r.status_code,
-                                    "type": r.headers.get("Content-Type"), "body": masked.decode("utf-8")},
-                                   ensure_ascii=False) + "\n")
+                                    "headers": headers, "body": masked.decode("utf-8")}, ensure_ascii=False) + "\n")
                 n += 1
     return n
 
