@@ -207,7 +207,8 @@ class Index:
         self.report_index = {r["id"]: i for i, r in enumerate(self.reports)}
         self.acronyms: dict[str, list[str]] = json.loads((path / "acronyms.json").read_text("utf-8"))
         self._text_offsets = np.load(path / "text_offsets.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
-        self._texts = np.memmap(path / "texts.bin", dtype=np.uint8, mode="r") if self._text_offsets[-1] else None
+        self._texts = (np.memmap(path / "texts.bin", dtype=np.uint8, mode="r").view(np.ndarray)
+                       if self._text_offsets[-1] else None)
         self._layouts: list[dict] | None = None
         self._text = lru_cache(maxsize=256)(self._read_text)
         # Where each passage lies in texts.bin, learnt per report on first use (see chunk_text).
@@ -284,14 +285,14 @@ class IndexStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._pointer = os.fspath(self.root / POINTER)  # stat'ed on every request: no Path built each time
         self._lock = threading.Lock()
         self._index: Index | None = None
         self._stamp: tuple | None = None
 
     def current(self) -> Index:
-        pointer = self.root / POINTER
         try:
-            st = pointer.stat()
+            st = os.stat(self._pointer)
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             stamp = None
