@@ -191,12 +191,18 @@ def reports_naming(index: Index, names: list[str], phrases: list[str] = ()) -> n
 
 def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit], bool]:
     """Hits from reports that name everything the question names first (stable otherwise), and
-    whether the best hit is such a one."""
+    whether the best hit is such a one.
+
+    As ``reports_naming`` decides, but the names of several words are looked for only in the reports
+    of ``hits``: each first look reads a whole report's text."""
     if not query.names or not hits:
         return hits, bool(hits)
-    ok = reports_naming(index, query.names, query.phrases)
-    named = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
-    return named + [h for h in hits if not ok[int(index.chunk_report[h.chunk])]], bool(named)
+    ok = reports_naming(index, query.names)
+    report_of = [int(index.chunk_report[h.chunk]) for h in hits]
+    says = {r: bool(ok[r]) and all(report_says(index, r, p) for p in query.phrases)
+            for r in dict.fromkeys(report_of)}
+    named = [h for h, r in zip(hits, report_of) if says[r]]
+    return named + [h for h, r in zip(hits, report_of) if not says[r]], bool(named)
 
 
 DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's says the same thing

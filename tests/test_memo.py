@@ -1,7 +1,9 @@
 """What /ask remembers per generation: bounded caches of per-passage and per-name data, never answers."""
-from qa.answer import ask, quotable_sentences
-from qa.search import (NAMES_REMEMBERED, PASSAGES_REMEMBERED, _reports_naming_one, passage_sentences, passage_terms,
-                       reports_naming)
+import pytest
+
+from qa.answer import CANDIDATES, ask, quotable_sentences
+from qa.search import (NAMES_REMEMBERED, PASSAGES_REMEMBERED, _reports_naming_one, make_query, passage_sentences,
+                       passage_terms, prefer_named, reports_naming, search)
 
 
 def test_per_passage_and_per_name_caches_are_bounded(sample_index):
@@ -27,3 +29,19 @@ def test_names_remembered_are_not_changed_by_later_questions(sample_index):
     reports_naming(sample_index, ["crc"])[:] = False  # the caller's own array, not the remembered one
     assert (reports_naming(sample_index, ["london", "crc"]) == first).all()
     assert not _reports_naming_one(sample_index, "crc").flags.writeable
+
+
+@pytest.mark.parametrize("fixture", ["sample_index", "corpus_index"])
+@pytest.mark.parametrize("question", ["how is London CRC doing on public protection?",
+                                      "What did the Thames Valley CRC inspection find?",
+                                      "Is HM Prison Belmarsh safe?"])
+def test_names_are_looked_for_only_where_it_matters(request, fixture, question):
+    """prefer_named checks names of several words in the hits' reports only, with the same outcome as
+    reports_naming over every report."""
+    index = request.getfixturevalue(fixture)
+    query = make_query(index, question)
+    hits = search(index, query, CANDIDATES)
+    ok = reports_naming(index, query.names, query.phrases)
+    first = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
+    expected = (first + [h for h in hits if h not in first], bool(first)) if query.names else (hits, bool(hits))
+    assert prefer_named(index, query, hits) == expected
