@@ -261,7 +261,7 @@ def matched_weight(index: Index, query: Query, chunk: int) -> float:
         if tid is not None:
             s, e = int(index.offsets[tid]), int(index.offsets[tid + 1])
             postings = index.doc_ids[s:e]
-            pos = np.searchsorted(postings, chunk)
+            pos = postings.searchsorted(chunk)
             if pos < len(postings) and postings[pos] == chunk:
                 matched += idf
     return matched / total if total > 0 else 0.0
