@@ -11,7 +11,7 @@ from datetime import date
 
 from .errors import BadRequest, NotFound
 from .index import Index
-from .search import (PASSAGES_REMEMBERED, Filters, Hit, Query, fold_duplicates, make_query, matched_weight,
+from .search import (DERIVED_REMEMBERED, Filters, Hit, Query, fold_duplicates, make_query, matched_weight,
                      memoised, passage_sentences, prefer_named, search)
 
 MAX_QUESTION_CHARS = 1000
@@ -152,7 +152,7 @@ def quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
     """Each sentence of a passage that an answer may quote, remembered per generation: it is the same
     for every question, so only the scoring is done per question. Offsets rather than strings, to keep
     the memory per passage small."""
-    return memoised(index, "quotable", _quotable_sentences, PASSAGES_REMEMBERED)(chunk)
+    return memoised(index, "quotable", _quotable_sentences, DERIVED_REMEMBERED)(chunk)
 
 
 def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:

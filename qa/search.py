@@ -211,7 +211,10 @@ DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's say
 Sentence = tuple[int, int, frozenset]  # start and end in the passage's text, and its terms
 
 
-PASSAGES_REMEMBERED = 50_000  # passages whose derived data (sentences, terms) are remembered per generation
+# Passages whose sentences are remembered per generation (about 8 KB each: spans and their terms), and
+# whose terms and quotable sentences are (about 4 and 1.5 KB each); measured with tracemalloc.
+PASSAGES_REMEMBERED = 50_000
+DERIVED_REMEMBERED = 20_000
 
 
 def passage_sentences(index: Index, chunk: int) -> tuple[Sentence, ...]:
@@ -227,7 +230,7 @@ def _split_passage(index: Index, chunk: int) -> tuple[Sentence, ...]:
 
 def passage_terms(index: Index, chunk: int) -> frozenset:
     """Every term of a passage's sentences (what near-copies are told by), remembered per generation."""
-    return memoised(index, "passage_terms", _passage_terms, PASSAGES_REMEMBERED)(chunk)
+    return memoised(index, "passage_terms", _passage_terms, DERIVED_REMEMBERED)(chunk)
 
 
 def _passage_terms(index: Index, chunk: int) -> frozenset:

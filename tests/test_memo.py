@@ -2,16 +2,16 @@
 import pytest
 
 from qa.answer import CANDIDATES, ask, quotable_sentences
-from qa.search import (NAMES_REMEMBERED, PASSAGES_REMEMBERED, _reports_naming_one, make_query, passage_sentences,
-                       passage_terms, prefer_named, reports_naming, search)
+from qa.search import (DERIVED_REMEMBERED, NAMES_REMEMBERED, PASSAGES_REMEMBERED, _reports_naming_one, make_query,
+                       passage_sentences, passage_terms, prefer_named, reports_naming, search)
 
 
 def test_per_passage_and_per_name_caches_are_bounded(sample_index):
     ask(sample_index, "how is London CRC doing on public protection?")
     sizes = {name: sample_index.memo[name].cache_info().maxsize
              for name in ("sentences", "passage_terms", "quotable", "reports_naming")}
-    assert sizes == {"sentences": PASSAGES_REMEMBERED, "passage_terms": PASSAGES_REMEMBERED,
-                     "quotable": PASSAGES_REMEMBERED, "reports_naming": NAMES_REMEMBERED}
+    assert sizes == {"sentences": PASSAGES_REMEMBERED, "passage_terms": DERIVED_REMEMBERED,
+                     "quotable": DERIVED_REMEMBERED, "reports_naming": NAMES_REMEMBERED}
 
 
 def test_remembered_passage_data_is_what_the_passage_says(sample_index):
