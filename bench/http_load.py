@@ -2,7 +2,7 @@
 ~100k-passage index, wrk on 127.0.0.1 against POST /ask (distinct questions rotating) and, in the same run,
 GET /health as the ceiling.
 
-    python bench/http_load.py [--index DIR] [--duration 20] [--warmup 10] [--connections 32] [--threads 2]
+    python bench/http_load.py [--index DIR] [--duration 20] [--warmup 30] [--connections 32] [--threads 2]
                               [--questions 1000] [--files 1000] [--paragraphs 108] [--seed 1] [--workdir DIR]
                               [--json OUT]
 
@@ -259,7 +259,7 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="index folder to serve (built here first if it holds none)")
     ap.add_argument("--duration", type=float, default=20, help="seconds of load per endpoint")
-    ap.add_argument("--warmup", type=float, default=10, help="seconds of load on /ask before measuring")
+    ap.add_argument("--warmup", type=float, default=30, help="seconds of load on /ask before measuring")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--files", type=int, default=1000)
