@@ -1,20 +1,26 @@
-"""HTTP load on the production server: gunicorn (2 workers, 4 threads) over a ~100k-passage index, wrk on
-127.0.0.1 against POST /ask (questions rotating) and, in the same run, GET /health as the ceiling.
+"""HTTP load on the production server: `qa serve` (gunicorn with qa/serve.py's settings, 2 workers) over a
+~100k-passage index, wrk on 127.0.0.1 against POST /ask (distinct questions rotating) and, in the same run,
+GET /health as the ceiling.
 
-    python bench/http_load.py [--index DIR] [--duration 20] [--connections 32] [--threads 2]
-                              [--files 1000] [--paragraphs 108] [--seed 1] [--workdir DIR] [--json OUT]
+    python bench/http_load.py [--index DIR] [--duration 20] [--warmup 30] [--connections 32] [--threads 2]
+                              [--questions 1000] [--files 1000] [--paragraphs 108] [--seed 1] [--workdir DIR]
+                              [--json OUT]
 
 Without --index (or when DIR holds no index yet) it writes synthetic reports as .txt files (--files of
 --paragraphs paragraphs each: words from the same Zipf-Mandelbrot law as bench/engines.py, passage
 lengths drawn from our real passages' distribution, stopwords mixed in as in real prose, sentences of
 8-25 words) and indexes them with `qa index build` (timed). Later runs reuse it with --index DIR.
-The server always stops at the end (its process group is killed).
+The questions (--questions, all distinct) are drawn from the reports' first paragraphs beside the index.
+The warm-up is a run of its own, reported too: it fills the per-passage caches (sentences and their
+terms) that the measured run then finds. The server's access and error logs go to server.log in the
+work folder; the server always stops at the end (its process group is killed).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -93,47 +99,55 @@ def paragraph(rng: np.random.Generator, terms: np.ndarray) -> str:
     return " ".join(sentences)
 
 
-def write_reports(folder: Path, files: int, paragraphs: int, seed: int) -> list[list[str]]:
-    """The report files; returns a few paragraphs' content words per file for drawing questions."""
+def write_reports(folder: Path, files: int, paragraphs: int, seed: int) -> None:
+    """The report files."""
     params = SynthParams(n_passages=files * paragraphs, seed=seed)
     rng = np.random.default_rng(seed)
     cdf = np.cumsum(zipf_probabilities(params))
     folder.mkdir(parents=True, exist_ok=True)
-    samples = []
     for f in range(files):
         lengths = sample_lengths(rng, paragraphs)
         terms = sample_terms(rng, cdf, int(lengths.sum()))
         cuts = np.cumsum(lengths)[:-1]
         paras = [paragraph(rng, t) for t in np.split(terms, cuts)]
         (folder / f"report-{f:05d}.txt").write_text(f"Synthetic inspection report {f}\n\n" + "\n\n".join(paras) + "\n")
-        samples.append([word(int(t)) for t in np.unique(np.split(terms, cuts)[0])])
-    return samples
+
+
+def first_paragraph_words(folder: Path) -> list[list[str]]:
+    """The distinct content words of each report's first paragraph, to draw questions from."""
+    out = []
+    for path in sorted(folder.glob("report-*.txt")):
+        with open(path, encoding="utf-8") as f:
+            head = f.read(20_000).split("\n\n")
+        words = sorted(set(re.findall(r"[a-z]+", head[1].lower())) - set(STOPWORDS)) if len(head) > 1 else []
+        if len(words) >= 3:
+            out.append(words)
+    return out
 
 
 def questions(samples: list[list[str]], n: int, seed: int) -> list[str]:
-    """Questions of 3-6 words: about half from one paragraph's words, the rest common words."""
+    """``n`` distinct questions of 3-6 words: about half from one paragraph's words, the rest common words."""
     rng = np.random.default_rng(seed + 1)
     common = [word(i) for i in range(200)]
-    out = []
-    for _ in range(n):
+    out: dict[str, None] = {}
+    while len(out) < n:
         own = samples[int(rng.integers(len(samples)))]
         size = int(rng.integers(3, 7))
         picked = list(rng.choice(own, (size + 1) // 2, replace=False)) + list(rng.choice(common, size // 2))
         rng.shuffle(picked)
-        out.append("What about " + " ".join(picked) + "?")
-    return out
+        out["What about " + " ".join(picked) + "?"] = None
+    return list(out)
 
 
 def build_index(workdir: Path, args: argparse.Namespace) -> tuple[Path, dict]:
     """Write the reports and run `qa index build`; the index folder and what it took."""
     reports, index = workdir / "reports", workdir / "index"
     t0 = time.perf_counter()
-    samples = write_reports(reports, args.files, args.paragraphs, args.seed)
+    write_reports(reports, args.files, args.paragraphs, args.seed)
     t1 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "qa", "index", "build", "--reports", str(reports), "--index", str(index)],
                    check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     t2 = time.perf_counter()
-    (workdir / "questions.json").write_text(json.dumps(questions(samples, args.questions, args.seed)))
     mb = sum(f.stat().st_size for f in reports.rglob("*") if f.is_file()) / 2**20
     return index, {"reports_written_s": t1 - t0, "index_build_s": t2 - t1, "reports_mb": mb}
 
@@ -146,19 +160,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "QA_INDEX_DIR": str(index)}
-    cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
-           "qa.app:create_app()"]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+def start_server(index: Path, port: int, log: Path) -> subprocess.Popen:
+    """The production server, as `qa serve` runs it (gunicorn with qa/serve.py's settings, access log on)."""
+    cmd = [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(port), "--workers", "2"]
+    with open(log, "wb") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> dict:
+def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            raise SystemExit(f"the server exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             with urllib.request.urlopen(base + "/health", timeout=2) as r:
                 return json.loads(r.read())
@@ -230,7 +243,7 @@ def write_scripts(workdir: Path, qs: list[str]) -> tuple[Path, Path]:
 def print_results(res: dict) -> None:
     head = ("endpoint", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests", "non-2xx", "socket err",
             "server CPU ms/req")
-    runs = (("POST /ask", res["ask"]), ("GET /health", res["health"]))
+    runs = (("POST /ask", res["ask"]), ("GET /health", res["health"]), ("POST /ask warm-up", res["warmup"]))
     rows = [(name, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}", f"{r['p99_ms']:.2f}",
              f"{r['max_ms']:.1f}", str(r["requests"]), str(r["non_2xx"]), str(r["socket_errors"]),
              f"{r['server_cpu_ms_per_request']:.2f}") for name, r in runs]
@@ -246,12 +259,12 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="index folder to serve (built here first if it holds none)")
     ap.add_argument("--duration", type=float, default=20, help="seconds of load per endpoint")
-    ap.add_argument("--warmup", type=float, default=3, help="seconds of load on /ask before measuring")
+    ap.add_argument("--warmup", type=float, default=30, help="seconds of load on /ask before measuring")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--files", type=int, default=1000)
     ap.add_argument("--paragraphs", type=int, default=108, help="paragraphs per report file (108: ~100k passages)")
-    ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--questions", type=int, default=1000, help="distinct questions the /ask load rotates over")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, help="where a new index and the wrk scripts go (default: temp)")
     ap.add_argument("--json", type=Path)
@@ -269,23 +282,24 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     result: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "cpus": os.cpu_count()}
     index = args.index or workdir / "index"
-    qfile = index.parent / "questions.json"
-    if not (index / "CURRENT").exists() or not qfile.exists():
+    if not (index / "CURRENT").exists():
         print(f"building a synthetic index in {index.parent} ...", flush=True)
         index, result["build"] = build_index(index.parent, args)
         print(f"  {result['build']}", flush=True)
-    qs = json.loads(qfile.read_text())
+    qs = questions(first_paragraph_words(index.parent / "reports"), args.questions, args.seed)
+    result["questions"] = {"count": len(qs), "distinct": len(set(qs)), "first": qs[:3]}
     ask_script, health_script = write_scripts(workdir, qs)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(index, port)
+    log = workdir / "server.log"
+    proc = start_server(index, port, log)
     try:
-        result["index"] = wait_ready(base, proc)
+        result["index"] = wait_ready(base, proc, log)
         sample = ask_once(base, qs[0])
         result["sample"] = {"question": qs[0], "passages": len(sample["passages"]), "found": sample["found"],
                             "took_ms": sample.get("took_ms")}
         result["loadavg_before"] = os.getloadavg()
-        run_wrk(base + "/ask", ask_script, args, args.warmup, proc)
+        result["warmup"] = run_wrk(base + "/ask", ask_script, args, args.warmup, proc)
         result["ask"] = run_wrk(base + "/ask", ask_script, args, args.duration, proc)
         result["health"] = run_wrk(base + "/health", health_script, args, args.duration, proc)
         result["loadavg_after"] = os.getloadavg()
@@ -293,7 +307,8 @@ def main() -> None:
         stop_server(proc)
     print_results(result)
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s on 127.0.0.1 (closed loop: latency "
-          f"includes queueing at this concurrency); load average before {result['loadavg_before'][0]:.1f}")
+          f"includes queueing at this concurrency); {len(qs):,} distinct questions; load average (1 min) "
+          f"{result['loadavg_before'][0]:.1f} before, {result['loadavg_after'][0]:.1f} after")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
 

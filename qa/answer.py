@@ -11,8 +11,8 @@ from datetime import date
 
 from .errors import BadRequest, NotFound
 from .index import Index
-from .search import (Filters, Hit, Query, fold_duplicates, make_query, matched_weight, passage_sentences,
-                     prefer_named, search)
+from .search import (DERIVED_REMEMBERED, Filters, Hit, Query, fold_duplicates, make_query, matched_weight,
+                     memoised, passage_sentences, prefer_named, search)
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 50
@@ -118,23 +118,24 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     they score at least three quarters as well.
     """
     wanted = set(query.tokens)
-    found = []  # (rank, sentence, its question terms, words)
+    sentences = 0
+    found = []  # (rank, passage text, start, end, its question terms, words) of the sentences holding any
     for p, chunk in zip(passages[:3], chunks):
-        text = p["text"]
-        spans = passage_sentences(index, chunk)
-        for i, (s, e, terms) in enumerate(spans):
-            # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
-            if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
-                e, terms = spans[i + 1][1], terms | spans[i + 1][2]
-            sentence = text[s:e].strip()
-            found.append((p["rank"], sentence, wanted & terms, len(sentence.split())))
-    holding = {t: sum(1 for f in found if t in f[2]) for t in wanted}
-    weight = {t: math.log(1 + len(found) / n) for t, n in holding.items() if n}
+        quotable = quotable_sentences(index, chunk)
+        sentences += len(quotable)
+        for s, e, terms, n_words in quotable:
+            if not wanted.isdisjoint(terms):  # a sentence without a question term scores 0: never chosen
+                found.append((p["rank"], p["text"], s, e, wanted & terms, n_words))
+    holding = dict.fromkeys(wanted, 0)
+    for f in found:
+        for t in f[4]:
+            holding[t] += 1
+    weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
     best: dict[int, tuple[float, str]] = {}
-    for rank, sentence, terms, n_words in found:
+    for rank, text, s, e, terms, n_words in found:
         score = sum(weight[t] for t in terms) * min(1.0, n_words / 12)
         if score > best.get(rank, (0.0, ""))[0]:
-            best[rank] = (score, sentence)
+            best[rank] = (score, text[s:e])
     lead_rank = 1 if 1 in best else min(best, default=None)
     if lead_rank is None:  # no sentence holds a question term: quote the top passage's first sentence
         s, e, _ = passage_sentences(index, chunks[0])[0]
@@ -142,6 +143,30 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     lead = best[lead_rank][0]
     chosen = [r for r in sorted(best) if r == lead_rank or best[r][0] >= 0.75 * lead][:max_sentences]
     return " ".join(f"{best[r][1]} [{r}]" for r in chosen)
+
+
+Quotable = tuple[int, int, frozenset, int]  # start and end in the passage's text (stripped), terms, words
+
+
+def quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
+    """Each sentence of a passage that an answer may quote, remembered per generation: it is the same
+    for every question, so only the scoring is done per question. Offsets rather than strings, to keep
+    the memory per passage small."""
+    return memoised(index, "quotable", _quotable_sentences, DERIVED_REMEMBERED)(chunk)
+
+
+def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
+    text = index.chunk_text(chunk)
+    spans = passage_sentences(index, chunk)
+    out = []
+    for i, (s, e, terms) in enumerate(spans):
+        # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
+        if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
+            e, terms = spans[i + 1][1], terms | spans[i + 1][2]
+        piece = text[s:e]
+        start, end = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
+        out.append((start, end, terms, len(piece.split())))
+    return tuple(out)
 
 
 def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None) -> dict:

@@ -11,6 +11,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+import orjson
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
@@ -130,7 +131,28 @@ def ask_endpoint():
         history = request.args.getlist("history") or None
         filters = validate_filters(request.args.getlist("report_id") or None, request.args.get("published_from"),
                                    request.args.get("published_to"))
-    return jsonify(ask(current_index(), question, top_k, history, filters))
+    return ask_response(ask(current_index(), question, top_k, history, filters))
+
+
+def _positional(x: float) -> bool:
+    """Does json.dumps write ``x`` without an exponent (as orjson does then, digit for digit)?"""
+    return x == 0 or 1e-4 <= abs(x) < 1e16
+
+
+def ask_response(body: dict) -> Response:
+    """``jsonify(body)`` for an /ask body, byte for byte, encoded by orjson (JSON encoding was a tenth of
+    a request's CPU with the standard library's encoder).
+
+    orjson writes every string (any code point), integer, list and object as ``json.dumps`` does with
+    Flask's settings (compact, ``ensure_ascii=False``), and floats too where they need no exponent: it
+    writes ``1e-5`` where json.dumps writes ``1e-05``. An /ask body's only floats are its scores and
+    ``took_ms``; with one outside that range, or anything orjson refuses, jsonify writes the body."""
+    if all(_positional(x) for x in [body["took_ms"], *(p["score"] for p in body["passages"])]):
+        try:
+            return current_app.response_class(orjson.dumps(body) + b"\n", mimetype=current_app.json.mimetype)
+        except TypeError:
+            pass
+    return jsonify(body)
 
 
 @api.route("/openapi.json")
@@ -244,16 +266,24 @@ def _handle_unexpected(exc: Exception):
     return _error("internal_error", "something went wrong on our side; the error has been logged", 500)
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),  # frame-ancestors for browsers without CSP 2
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for browsers without CSP 2
-    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    """Every response gets the headers of ``SECURITY_HEADERS`` it does not set itself, in that order.
+
+    One pass over the response's headers: ``Headers.setdefault`` per header costs a KeyError (a
+    werkzeug exception object) for each one missing, on every request."""
+    present = {name.lower() for name in response.headers.keys()}
+    response.headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
     if request.method == "OPTIONS" and response.mimetype == "text/html" and not response.content_length:
         response.mimetype = "text/plain"  # Flask's automatic OPTIONS answer: an empty body, not an HTML page
     return response

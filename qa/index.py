@@ -191,7 +191,10 @@ class Index:
                 f"the index at {path} was built with other tokenizer settings; rebuild it with 'qa index build'"
             )
         self.version: str = self.manifest["generation"]
-        arr = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+        # Plain ndarray views of the memory maps: the pages stay shared between workers, and indexing one
+        # passage's value skips np.memmap's Python-level __getitem__ (a few per passage on every request).
+        arr = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+               for name in _ARRAYS}
         self.offsets, self.doc_ids, self.impacts = arr["offsets"], arr["doc_ids"], arr["impacts"]
         self.idf, self.doc_len = arr["idf"], arr["doc_len"]
         self.chunk_report, self.chunk_seq = arr["chunk_report"], arr["chunk_seq"]
@@ -203,10 +206,14 @@ class Index:
         self.reports: list[dict] = json.loads((path / "reports.json").read_text("utf-8"))
         self.report_index = {r["id"]: i for i, r in enumerate(self.reports)}
         self.acronyms: dict[str, list[str]] = json.loads((path / "acronyms.json").read_text("utf-8"))
-        self._text_offsets = np.load(path / "text_offsets.npy", mmap_mode="r", allow_pickle=False)
-        self._texts = np.memmap(path / "texts.bin", dtype=np.uint8, mode="r") if self._text_offsets[-1] else None
+        self._text_offsets = np.load(path / "text_offsets.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+        self._texts = (np.memmap(path / "texts.bin", dtype=np.uint8, mode="r").view(np.ndarray)
+                       if self._text_offsets[-1] else None)
         self._layouts: list[dict] | None = None
         self._text = lru_cache(maxsize=256)(self._read_text)
+        # Where each passage lies in texts.bin, learnt per report on first use (see chunk_text).
+        self._chunk_bytes = np.zeros((self.n_chunks, 2), dtype=np.int64)
+        self._bytes_known = np.zeros(len(self.reports), dtype=bool)
         self.memo: dict = {}  # what callers derive once per generation (e.g. example questions)
 
     @property
@@ -238,8 +245,32 @@ class Index:
         return f"{self.reports[int(self.chunk_report[i])]['id']}-{int(self.chunk_seq[i])}"
 
     def chunk_text(self, i: int) -> str:
-        rid = self.reports[int(self.chunk_report[i])]["id"]
-        return self._text(rid)[int(self.chunk_start[i]):int(self.chunk_end[i])]
+        """``report_text[chunk_start:chunk_end]``, decoded from the passage's own bytes of texts.bin.
+
+        Slicing the whole decoded report would decode a report per passage once more reports are asked
+        about than the report cache holds; this decodes a report once, to learn its passages' bytes."""
+        report = int(self.chunk_report[i])
+        if not self._bytes_known[report]:
+            self._learn_chunk_bytes(report)
+        start, end = self._chunk_bytes[i]
+        return bytes(self._texts[start:end]).decode("utf-8") if self._texts is not None else ""
+
+    def _learn_chunk_bytes(self, report: int) -> None:
+        """Byte offsets in texts.bin of every passage of ``report`` (character offsets differ from
+        byte offsets wherever the text is not ASCII)."""
+        text = self._text(self.reports[report]["id"])
+        base = int(self._text_offsets[report])
+        chunks = np.flatnonzero(self.chunk_report == report)
+        chars = np.stack([self.chunk_start[chunks], self.chunk_end[chunks]], axis=1).astype(np.int64)
+        if len(text) == int(self._text_offsets[report + 1]) - base:  # ASCII: one byte per character
+            self._chunk_bytes[chunks] = base + chars
+        else:
+            byte_at, done_chars, done_bytes = {}, 0, 0
+            for c in sorted(set(chars.ravel().tolist())):
+                done_bytes += len(text[done_chars:c].encode("utf-8"))
+                byte_at[c], done_chars = done_bytes, c
+            self._chunk_bytes[chunks] = base + np.vectorize(byte_at.__getitem__, otypes=[np.int64])(chars)
+        self._bytes_known[report] = True
 
     def chunks_of(self, report_id: str) -> np.ndarray:
         return np.flatnonzero(np.asarray(self.chunk_report) == self.report_index[report_id])
@@ -254,14 +285,14 @@ class IndexStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._pointer = os.fspath(self.root / POINTER)  # stat'ed on every request: no Path built each time
         self._lock = threading.Lock()
         self._index: Index | None = None
         self._stamp: tuple | None = None
 
     def current(self) -> Index:
-        pointer = self.root / POINTER
         try:
-            st = pointer.stat()
+            st = os.stat(self._pointer)
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             stamp = None

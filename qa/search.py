@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
@@ -51,6 +52,14 @@ def expansions(index: Index, tokens: list[str]) -> list[tuple[str, float]]:
             if set(long_form) <= asked:
                 extra.append((acronym, ACRONYM_WEIGHT))
     return extra
+
+
+def memoised(index: Index, name: str, fn: Callable, maxsize: int) -> Callable:
+    """``fn(index, key)`` remembered per generation in an LRU of ``maxsize`` entries (``index.memo[name]``)."""
+    cached = index.memo.get(name)
+    if cached is None:
+        cached = index.memo[name] = lru_cache(maxsize=maxsize)(partial(fn, index))
+    return cached
 
 
 def make_query(index: Index, question: str, history: list[str] | None = None) -> Query:
@@ -151,18 +160,30 @@ def _report_says(index: Index, report: int, phrase: str) -> bool:
     return _phrase_pattern(phrase).search(text) is not None
 
 
+def _reports_naming_one(index: Index, name: str) -> np.ndarray:
+    has = _reports_with(index, name)
+    if name in index.acronyms:
+        long_form = np.ones(len(index.reports), dtype=bool)
+        for term in index.acronyms[name]:
+            long_form &= _reports_with(index, term)
+        has |= long_form
+    has.flags.writeable = False  # shared by every later question naming it
+    return has
+
+
+NAMES_REMEMBERED = 4096  # names whose reports are remembered per generation: one bool per report each
+
+
 def reports_naming(index: Index, names: list[str], phrases: list[str] = ()) -> np.ndarray:
     """A boolean per report: does it name every one of ``names`` (an acronym or its long form), and
-    every name of ``phrases`` word for word?"""
+    every name of ``phrases`` word for word?
+
+    Which reports name a term is remembered per generation: it reads every posting of the term, and
+    the same names (a report's place, an organisation) come back question after question."""
+    naming = memoised(index, "reports_naming", _reports_naming_one, NAMES_REMEMBERED)
     ok = np.ones(len(index.reports), dtype=bool)
     for t in names:
-        has = _reports_with(index, t)
-        if t in index.acronyms:
-            long_form = np.ones(len(index.reports), dtype=bool)
-            for term in index.acronyms[t]:
-                long_form &= _reports_with(index, term)
-            has |= long_form
-        ok &= has
+        ok &= naming(t)
     for r in np.flatnonzero(ok) if phrases else ():
         ok[r] = all(report_says(index, int(r), p) for p in phrases)
     return ok
@@ -170,12 +191,18 @@ def reports_naming(index: Index, names: list[str], phrases: list[str] = ()) -> n
 
 def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit], bool]:
     """Hits from reports that name everything the question names first (stable otherwise), and
-    whether the best hit is such a one."""
+    whether the best hit is such a one.
+
+    As ``reports_naming`` decides, but the names of several words are looked for only in the reports
+    of ``hits``: each first look reads a whole report's text."""
     if not query.names or not hits:
         return hits, bool(hits)
-    ok = reports_naming(index, query.names, query.phrases)
-    named = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
-    return named + [h for h in hits if not ok[int(index.chunk_report[h.chunk])]], bool(named)
+    ok = reports_naming(index, query.names)
+    report_of = [int(index.chunk_report[h.chunk]) for h in hits]
+    says = {r: bool(ok[r]) and all(report_says(index, r, p) for p in query.phrases)
+            for r in dict.fromkeys(report_of)}
+    named = [h for h, r in zip(hits, report_of) if says[r]]
+    return named + [h for h, r in zip(hits, report_of) if not says[r]], bool(named)
 
 
 DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's says the same thing
@@ -184,13 +211,16 @@ DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's say
 Sentence = tuple[int, int, frozenset]  # start and end in the passage's text, and its terms
 
 
+# Passages whose sentences are remembered per generation (about 8 KB each: spans and their terms), and
+# whose terms and quotable sentences are (about 4 and 1.5 KB each); measured with tracemalloc.
+PASSAGES_REMEMBERED = 50_000
+DERIVED_REMEMBERED = 20_000
+
+
 def passage_sentences(index: Index, chunk: int) -> tuple[Sentence, ...]:
     """The sentences of a passage with their terms, remembered per generation (popular passages come
     back again and again; sentence splitting and stemming are the costly part of an answer)."""
-    cached = index.memo.get("sentences")
-    if cached is None:
-        cached = index.memo["sentences"] = lru_cache(maxsize=50_000)(partial(_split_passage, index))
-    return cached(chunk)
+    return memoised(index, "sentences", _split_passage, PASSAGES_REMEMBERED)(chunk)
 
 
 def _split_passage(index: Index, chunk: int) -> tuple[Sentence, ...]:
@@ -198,12 +228,21 @@ def _split_passage(index: Index, chunk: int) -> tuple[Sentence, ...]:
     return tuple((s, e, frozenset(tokenize(text[s:e]))) for s, e in sentences(text))
 
 
+def passage_terms(index: Index, chunk: int) -> frozenset:
+    """Every term of a passage's sentences (what near-copies are told by), remembered per generation."""
+    return memoised(index, "passage_terms", _passage_terms, DERIVED_REMEMBERED)(chunk)
+
+
+def _passage_terms(index: Index, chunk: int) -> frozenset:
+    return frozenset().union(*(t for _, _, t in passage_sentences(index, chunk)))
+
+
 def fold_duplicates(index: Index, hits: list[Hit], top_k: int) -> list[tuple[Hit, list[Hit]]]:
     """The first ``top_k`` hits that are not near-copies of a better one, each with the copies folded
     into it (a government response quoting an inquiry's recommendation word for word)."""
     kept: list[tuple[Hit, list[Hit], frozenset]] = []
     for h in hits:
-        terms = frozenset().union(*(t for _, _, t in passage_sentences(index, h.chunk)))
+        terms = passage_terms(index, h.chunk)
         for _, copies, other in kept:
             smaller = min(len(terms), len(other))
             if smaller >= 8 and len(terms & other) / smaller >= DUPLICATE_OVERLAP:
@@ -225,7 +264,7 @@ def matched_weight(index: Index, query: Query, chunk: int) -> float:
         if tid is not None:
             s, e = int(index.offsets[tid]), int(index.offsets[tid + 1])
             postings = index.doc_ids[s:e]
-            pos = np.searchsorted(postings, chunk)
+            pos = postings.searchsorted(chunk)
             if pos < len(postings) and postings[pos] == chunk:
                 matched += idf
     return matched / total if total > 0 else 0.0

@@ -15,15 +15,20 @@ name). What each one bounds:
 
 ``JSONErrorWorker`` answers the errors gunicorn raises itself, before the app sees a request (an
 unparseable request line, bytes that are not HTTP, headers over the limits), with the API's JSON
-envelope instead of gunicorn's HTML page.
+envelope instead of gunicorn's HTML page. ``AccessLogger`` writes gunicorn's access lines, the same
+ones, at a fraction of the cost.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
+from gunicorn import glogging
 from gunicorn import util as _gunicorn_util
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 
 # --- gunicorn settings (read by name by `gunicorn -c python:qa.serve`) ---------------------------
 worker_class = "qa.serve.JSONErrorWorker"
+logger_class = "qa.serve.AccessLogger"
 threads = 4
 timeout = 30
 graceful_timeout = 30
@@ -43,7 +49,7 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 
 SETTINGS = {name: globals()[name] for name in (
-    "worker_class", "threads", "timeout", "graceful_timeout", "keepalive", "limit_request_line",
+    "worker_class", "logger_class", "threads", "timeout", "graceful_timeout", "keepalive", "limit_request_line",
     "limit_request_fields", "limit_request_field_size")}
 
 _HINTS = {
@@ -84,6 +90,55 @@ class JSONErrorWorker(ThreadWorker):
         # worker process that is our JSON writer.
         _gunicorn_util.write_error = _write_json_error
         super().init_process()
+
+
+_ATOM = re.compile(r"%\(([^)]*)\)")
+_PLAIN_ATOMS = frozenset("hlutrsmUqHbBfaTDMLp")
+
+
+@lru_cache(maxsize=8)
+def _plain_format(access_log_format: str) -> bool:
+    """Does the access log format name only atoms that need no header or environ variable?"""
+    return set(_ATOM.findall(access_log_format)) <= _PLAIN_ATOMS
+
+
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger; an access line whose format names only plain atoms (the default
+    ``%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`` does) is built from those atoms alone.
+
+    gunicorn's own ``atoms`` copies every request header, response header and environ variable into
+    the dict on every request, whether the format uses them or not: a sixth of a /health request's CPU.
+    A format that names a header or environ variable (``%({x-forwarded-for}i)s``) gets gunicorn's way.
+    """
+
+    def atoms(self, resp, req, environ, request_time):
+        if not _plain_format(self.cfg.access_log_format):
+            return super().atoms(resp, req, environ, request_time)
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "l": "-",
+            "u": self._get_user(environ) or "-",
+            "t": self.now(),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
+            "s": status,
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "q": environ.get("QUERY_STRING"),
+            "H": environ.get("SERVER_PROTOCOL"),
+            "b": sent is not None and str(sent) or "-",
+            "B": sent,
+            "f": environ.get("HTTP_REFERER", "-"),
+            "a": environ.get("HTTP_USER_AGENT", "-"),
+            "T": request_time.seconds,
+            "D": (request_time.seconds * 1000000) + request_time.microseconds,
+            "M": (request_time.seconds * 1000) + int(request_time.microseconds / 1000),
+            "L": "%d.%06d" % (request_time.seconds, request_time.microseconds),
+            "p": f"<{os.getpid()}>",
+        }
 
 
 def ensure_index(index_dir: Path, reports_dir: Path | None) -> None:

@@ -115,3 +115,20 @@ def test_unreadable_file_is_reported_and_the_build_goes_on(reports, tmp_path):
     else:
         assert any("cannot be read" in r.reason for r in result.rejected)
     assert result.reports == 2
+
+
+def test_passage_text_is_the_report_text_slice_whatever_the_characters(tmp_path):
+    """chunk_text reads a passage's own bytes of texts.bin: it must equal the character slice of the
+    report's text also where characters take several bytes, and in ASCII reports beside them."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    para = "Probation officers’ caseloads — é, ü, • and 🙂 — were reviewed in Ashford. " * 30
+    (folder / "wide.txt").write_text("Caseloads ✓\n\n" + "\n\n".join([para] * 6) + "\n", encoding="utf-8")
+    (folder / "plain.txt").write_text("Plain\n\n" + "\n\n".join(["Unpaid work was well run in Kent. " * 40] * 5))
+    index_dir = tmp_path / "index"
+    build_index(folder, index_dir)
+    index = IndexStore(index_dir).current()
+    assert index.n_chunks > 4
+    for i in range(index.n_chunks):
+        rid = index.reports[int(index.chunk_report[i])]["id"]
+        assert index.chunk_text(i) == index.report_text(rid)[int(index.chunk_start[i]):int(index.chunk_end[i])]
