@@ -145,13 +145,13 @@ def _phrase_pattern(phrase: str) -> re.Pattern:
     return re.compile(r"\b" + r"[\s\-–,.]+".join(words) + r"\b")
 
 
+PHRASES_REMEMBERED = 10_000  # (report, name) answers remembered per generation
+
+
 def report_says(index: Index, report: int, phrase: str) -> bool:
     """Does report ``report`` contain ``phrase`` as written (any case, a possessive or plural "s"
     allowed, words apart by spaces, a hyphen or a line break)? Remembered per generation."""
-    cached = index.memo.get("phrases")
-    if cached is None:
-        cached = index.memo["phrases"] = lru_cache(maxsize=10_000)(partial(_report_says, index))
-    return cached(report, phrase)
+    return memoised(index, "phrases", _report_says, PHRASES_REMEMBERED)(report, phrase)
 
 
 def _report_says(index: Index, report: int, phrase: str) -> bool:
