@@ -133,7 +133,7 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
     best: dict[int, tuple[float, str]] = {}
     for rank, text, s, e, terms, n_words in found:
-        score = sum(weight[t] for t in terms) * min(1.0, n_words / 12)
+        score = sum(weight[t] for t in sorted(terms)) * min(1.0, n_words / 12)  # sorted: the same sum in every process
         if score > best.get(rank, (0.0, ""))[0]:
             best[rank] = (score, text[s:e])
     lead_rank = 1 if 1 in best else min(best, default=None)

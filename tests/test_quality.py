@@ -1,5 +1,9 @@
 """Each kept retrieval improvement, pinned on small real reports the tests write."""
+import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -146,3 +150,16 @@ def test_filters_over_http(client):
     assert none["passages"] == [] and none["found"] is False
     bad = client.post("/ask", json={"question": "probation", "published_from": "yesterday"})
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_filter"
+
+
+@pytest.mark.shared
+def test_the_answer_does_not_depend_on_the_process(corpus_index_dir):
+    """Two sentences of this answer tie on their terms; summed in set order, the quoted one changed
+    with PYTHONHASHSEED, so two gunicorn workers could answer the same question differently."""
+    question = "Can a prison ban a visitor just because a sniffer dog reacted to them?"
+    answers = set()
+    for seed in ("0", "1", "2", "3", "5"):
+        out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", question, "--index", str(corpus_index_dir), "--json"],
+                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        answers.add(json.loads(out.stdout)["answer"])
+    assert len(answers) == 1
