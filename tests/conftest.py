@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +65,31 @@ def client(sample_index_dir):
 @pytest.fixture()
 def corpus_client(corpus_index_dir):
     return create_app(corpus_index_dir, {"TESTING": True}).test_client()
+
+
+ADMIN_TOKEN = "s3cret-token"
+
+
+@pytest.fixture()
+def admin_app(tmp_path, monkeypatch):
+    """(test client, reports folder, index folder) of an app with the admin API on (``ADMIN_TOKEN``),
+    over a copy of the bundled sample the test may change."""
+    reports, index = tmp_path / "reports", tmp_path / "index"
+    shutil.copytree(SAMPLE_REPORTS, reports)
+    build_index(reports, index)
+    monkeypatch.setenv("QA_ADMIN_TOKEN", ADMIN_TOKEN)
+    return create_app(index, {"TESTING": True}, reports_dir=reports).test_client(), reports, index
+
+
+def wait_for_job(client, job: dict) -> dict:
+    """Poll an admin job until it succeeds or fails (2 min at most); its last state."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.get(job["url"], headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["job"]
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    pytest.fail(f"job {job['id']} did not finish")
 
 
 def free_port() -> int:

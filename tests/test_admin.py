@@ -1,39 +1,18 @@
 """The admin API: uploads and background rebuilds behind a bearer token."""
 import io
-import shutil
-import time
 
 import pytest
 
 from qa.app import create_app
-from qa.build import BuildLock, build_index
+from qa.build import BuildLock
 from qa.config import SAMPLE_REPORTS
 from qa.index import read_pointer
 
+from .conftest import ADMIN_TOKEN, wait_for_job
 from .makefiles import probation_pdf
 
-TOKEN = "s3cret-token"
+TOKEN = ADMIN_TOKEN
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture()
-def setup(tmp_path, monkeypatch):
-    reports, index = tmp_path / "reports", tmp_path / "index"
-    shutil.copytree(SAMPLE_REPORTS, reports)
-    build_index(reports, index)
-    monkeypatch.setenv("QA_ADMIN_TOKEN", TOKEN)
-    app = create_app(index, {"TESTING": True}, reports_dir=reports)
-    return app.test_client(), reports, index
-
-
-def wait_for_job(client, job):
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = client.get(job["url"], headers=AUTH).get_json()["job"]
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.05)
-    pytest.fail(f"job {job['id']} did not finish")
 
 
 def pdf_bytes(tmp_path, name="upload.pdf"):
@@ -49,16 +28,16 @@ def test_admin_api_is_off_without_a_token(tmp_path, monkeypatch, sample_index_di
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
                                      {"Authorization": "Basic czNjcmV0"}])
-def test_missing_or_wrong_token_is_401(setup, headers):
-    client, reports, _ = setup
+def test_missing_or_wrong_token_is_401(admin_app, headers):
+    client, reports, _ = admin_app
     before = sorted(p.name for p in reports.iterdir())
     r = client.post("/admin/reports", headers=headers, data={"file": (io.BytesIO(b"text"), "a.txt")})
     assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
     assert sorted(p.name for p in reports.iterdir()) == before
 
 
-def test_upload_is_stored_indexed_and_answerable(setup, tmp_path):
-    client, reports, index = setup
+def test_upload_is_stored_indexed_and_answerable(admin_app, tmp_path):
+    client, reports, index = admin_app
     r = client.post("/admin/reports", headers=AUTH,
                     data={"file": (io.BytesIO(pdf_bytes(tmp_path)), "Kent CRC inspection.pdf")})
     assert r.status_code == 202, r.get_json()
@@ -78,8 +57,8 @@ def test_upload_is_stored_indexed_and_answerable(setup, tmp_path):
     ("report.docx", b"PK\x03\x04 word", 415, "unsupported_type"),
     ("noext", b"some text here", 415, "unsupported_type"),
 ])
-def test_a_bad_upload_is_refused_with_its_reason_and_nothing_changes(setup, name, data, status, code):
-    client, reports, index = setup
+def test_a_bad_upload_is_refused_with_its_reason_and_nothing_changes(admin_app, name, data, status, code):
+    client, reports, index = admin_app
     before, generation = sorted(p.name for p in reports.iterdir()), read_pointer(index)
     r = client.post("/admin/reports", headers=AUTH, data={"file": (io.BytesIO(data), name)})
     assert r.status_code == status and r.get_json()["error"]["code"] == code
@@ -87,8 +66,8 @@ def test_a_bad_upload_is_refused_with_its_reason_and_nothing_changes(setup, name
     assert sorted(p.name for p in reports.iterdir()) == before and read_pointer(index) == generation
 
 
-def test_one_bad_file_in_a_batch_stores_none_of_them(setup, tmp_path):
-    client, reports, _ = setup
+def test_one_bad_file_in_a_batch_stores_none_of_them(admin_app, tmp_path):
+    client, reports, _ = admin_app
     before = sorted(p.name for p in reports.iterdir())
     r = client.post("/admin/reports", headers=AUTH, data={"file": [
         (io.BytesIO(pdf_bytes(tmp_path)), "good.pdf"), (io.BytesIO(b"%PDF-1.7 x"), "bad.pdf")]})
@@ -103,8 +82,8 @@ def test_one_bad_file_in_a_batch_stores_none_of_them(setup, tmp_path):
     ("отчёт о проверке.txt", "отчёт о проверке.txt"),
     ("a/b/<script>.txt", "_script_.txt"),
 ])
-def test_upload_names_cannot_leave_the_reports_folder(setup, given, stored):
-    client, reports, _ = setup
+def test_upload_names_cannot_leave_the_reports_folder(admin_app, given, stored):
+    client, reports, _ = admin_app
     r = client.post("/admin/reports", headers=AUTH,
                     data={"file": (io.BytesIO(b"Unpaid work was well organised in every region we visited."), given)})
     assert r.status_code == 202, r.get_json()
@@ -121,8 +100,8 @@ def test_safe_filename_drops_every_path_part():
     assert safe_filename("x" * 300 + ".txt") == "x" * 120 + ".txt"
 
 
-def test_one_rebuild_at_a_time(setup):
-    client, _, index = setup
+def test_one_rebuild_at_a_time(admin_app):
+    client, _, index = admin_app
     with BuildLock(index):
         r = client.post("/admin/reindex", headers=AUTH)
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "conflict"
@@ -132,8 +111,8 @@ def test_one_rebuild_at_a_time(setup):
     assert job["status"] == "succeeded" and job["result"]["reports"] == 1
 
 
-def test_unknown_job_is_404(setup):
-    client, _, _ = setup
+def test_unknown_job_is_404(admin_app):
+    client, _, _ = admin_app
     assert client.get("/admin/jobs/" + "0" * 32, headers=AUTH).status_code == 404
     assert client.get("/admin/jobs/../../etc/passwd", headers=AUTH).status_code == 404
 

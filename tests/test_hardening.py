@@ -15,12 +15,12 @@ from qa.build import build_index
 from qa.config import SAMPLE_REPORTS
 from qa.ratelimit import RateLimiter, parse_rate
 
-from .conftest import server_process
+from .conftest import ADMIN_TOKEN, server_process, wait_for_job
 from .rawhttp import check_response, envelope_problem, request_bytes, send_raw
 
 SEED = "how is London CRC doing on public protection?"
 RID = "2018-03-london-crc-press-release"
-TOKEN = "hardening-token"
+TOKEN = ADMIN_TOKEN
 
 
 def assert_envelope(r, status, code=None):
@@ -198,17 +198,8 @@ def test_openapi_describes_the_contract(client):
 
 # --- the admin token ---------------------------------------------------------------------------------
 
-@pytest.fixture()
-def admin(tmp_path, monkeypatch):
-    reports, index = tmp_path / "reports", tmp_path / "index"
-    shutil.copytree(SAMPLE_REPORTS, reports)
-    build_index(reports, index)
-    monkeypatch.setenv("QA_ADMIN_TOKEN", TOKEN)
-    return create_app(index, {"TESTING": True}, reports_dir=reports).test_client(), reports
-
-
-def test_the_admin_token_is_compared_in_constant_time(admin, monkeypatch):
-    client, _ = admin
+def test_the_admin_token_is_compared_in_constant_time(admin_app, monkeypatch):
+    client, _, _ = admin_app
     calls, compare = [], hmac.compare_digest
 
     def spy(a, b):
@@ -231,8 +222,8 @@ def test_the_admin_token_is_compared_in_constant_time(admin, monkeypatch):
     ("доклад 報告書.txt", "доклад 報告書.txt"),
     ("%2e%2e%2fescape.txt", "_2e_2e_2fescape.txt"),
 ])
-def test_upload_names_stay_inside_the_reports_folder(admin, given, stored):
-    client, reports = admin
+def test_upload_names_stay_inside_the_reports_folder(admin_app, given, stored):
+    client, reports, _ = admin_app
     outside = lambda: {p for p in reports.parent.rglob("*") if reports not in p.parents and p != reports  # noqa: E731
                        and (reports.parent / "index") not in p.parents}
     before = outside()
@@ -246,16 +237,11 @@ def test_upload_names_stay_inside_the_reports_folder(admin, given, stored):
     assert stored in ("*", name) and "/" not in name and "\\" not in name and not name.startswith(".")
     assert (reports / name).is_file() and (reports / name).resolve().parent == reports.resolve()
     assert outside() == before  # nothing written beside the reports and index folders
-    job = r.get_json()["job"]
-    deadline = time.monotonic() + 120
-    while job["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
-        time.sleep(0.05)
-        job = client.get(job["url"], headers={"Authorization": f"Bearer {TOKEN}"}).get_json()["job"]
-    assert job["status"] == "succeeded"
+    assert wait_for_job(client, r.get_json()["job"])["status"] == "succeeded"
 
 
-def test_a_chunked_upload_without_length_is_refused(admin):
-    client, _ = admin
+def test_a_chunked_upload_without_length_is_refused(admin_app):
+    client, _, _ = admin_app
     r = client.post("/admin/reports", headers={"Authorization": f"Bearer {TOKEN}", "Transfer-Encoding": "chunked"},
                     input_stream=io.BytesIO(b"--x--\r\n"), content_type="multipart/form-data; boundary=x")
     assert_envelope(r, 411, "length_required")
