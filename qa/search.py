@@ -174,9 +174,11 @@ def _reports_naming_one(index: Index, name: str) -> np.ndarray:
 NAMES_REMEMBERED = 4096  # names whose reports are remembered per generation: one bool per report each
 
 
-def reports_naming(index: Index, names: list[str], phrases: list[str] = ()) -> np.ndarray:
+def reports_naming(index: Index, names: list[str], phrases: list[str] = (),
+                   among: set[int] | None = None) -> np.ndarray:
     """A boolean per report: does it name every one of ``names`` (an acronym or its long form), and
-    every name of ``phrases`` word for word?
+    every name of ``phrases`` word for word? Phrases are looked for only in the reports ``among`` (all
+    if None): each first look reads a whole report's text.
 
     Which reports name a term is remembered per generation: it reads every posting of the term, and
     the same names (a report's place, an organisation) come back question after question."""
@@ -185,24 +187,19 @@ def reports_naming(index: Index, names: list[str], phrases: list[str] = ()) -> n
     for t in names:
         ok &= naming(t)
     for r in np.flatnonzero(ok) if phrases else ():
-        ok[r] = all(report_says(index, int(r), p) for p in phrases)
+        ok[r] = (among is None or int(r) in among) and all(report_says(index, int(r), p) for p in phrases)
     return ok
 
 
 def prefer_named(index: Index, query: Query, hits: list[Hit]) -> tuple[list[Hit], bool]:
     """Hits from reports that name everything the question names first (stable otherwise), and
-    whether the best hit is such a one.
-
-    As ``reports_naming`` decides, but the names of several words are looked for only in the reports
-    of ``hits``: each first look reads a whole report's text."""
+    whether the best hit is such a one. Names of several words are looked for in the hits' reports only."""
     if not query.names or not hits:
         return hits, bool(hits)
-    ok = reports_naming(index, query.names)
     report_of = [int(index.chunk_report[h.chunk]) for h in hits]
-    says = {r: bool(ok[r]) and all(report_says(index, r, p) for p in query.phrases)
-            for r in dict.fromkeys(report_of)}
-    named = [h for h, r in zip(hits, report_of) if says[r]]
-    return named + [h for h, r in zip(hits, report_of) if not says[r]], bool(named)
+    ok = reports_naming(index, query.names, query.phrases, among=set(report_of))
+    named = [h for h, r in zip(hits, report_of) if ok[r]]
+    return named + [h for h, r in zip(hits, report_of) if not ok[r]], bool(named)
 
 
 DUPLICATE_OVERLAP = 0.8  # a passage whose terms are this share of another's says the same thing
