@@ -20,6 +20,7 @@ DEFAULT_TOP_K = 5
 MAX_HISTORY = 20
 MIN_EVIDENCE = 0.4  # share of the question's idf mass the best passage must contain
 CANDIDATES = 50  # passages considered before the names of the question reorder them
+FEW_CANDIDATES = 3  # passages beyond top_k scored first for a question that names nothing
 NOT_FOUND = ("Nothing in the indexed reports answers this question. Try other words, name the "
              "organisation or topic you mean, or check GET /reports for what is indexed.")
 
@@ -72,31 +73,39 @@ def validate_filters(report_ids=None, published_from=None, published_to=None) ->
 
 
 def _passage(index: Index, rank: int, chunk: int, score: float, copies: list[Hit] = ()) -> dict:
-    report = index.reports[int(index.chunk_report[chunk])]
-    page = int(index.chunk_page[chunk]) or None
-    page_end = int(index.chunk_page_end[chunk]) or None
-    section = int(index.chunk_section[chunk])
-    cid = index.chunk_id(chunk)
+    cid, citation = passage_citation(index, chunk)
     return {
         "rank": rank,
         "score": round(score, 6),
         "chunk_id": cid,
         "text": index.chunk_text(chunk),
-        "citation": {
-            "report_id": report["id"],
-            "title": report["title"],
-            "publisher": report["publisher"],
-            "published": report["published"],
-            "source": report["source"],
-            "page": page,
-            "page_end": page_end,
-            "section": None if section < 0 else index.sections[section],
-            "char_start": int(index.chunk_start[chunk]),
-            "char_end": int(index.chunk_end[chunk]),
-            "url": f"/reports/{report['id']}#{cid}",
-        },
+        "citation": dict(citation),
         # Near-copies of this passage in other places (folded so that each result says something new).
         "also_in": [_also(index, h.chunk) for h in copies],
+    }
+
+
+def passage_citation(index: Index, chunk: int) -> tuple[str, dict]:
+    """A passage's id and citation: the same for every question, so remembered per generation."""
+    return memoised(index, "citations", _passage_citation, DERIVED_REMEMBERED)(chunk)
+
+
+def _passage_citation(index: Index, chunk: int) -> tuple[str, dict]:
+    report = index.reports[int(index.chunk_report[chunk])]
+    section = int(index.chunk_section[chunk])
+    cid = index.chunk_id(chunk)
+    return cid, {
+        "report_id": report["id"],
+        "title": report["title"],
+        "publisher": report["publisher"],
+        "published": report["published"],
+        "source": report["source"],
+        "page": int(index.chunk_page[chunk]) or None,
+        "page_end": int(index.chunk_page_end[chunk]) or None,
+        "section": None if section < 0 else index.sections[section],
+        "char_start": int(index.chunk_start[chunk]),
+        "char_end": int(index.chunk_end[chunk]),
+        "url": f"/reports/{report['id']}#{cid}",
     }
 
 
@@ -169,6 +178,27 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
     return tuple(out)
 
 
+def best_passages(index: Index, query: Query, top_k: int, filters: Filters | None = None,
+                  ) -> tuple[list[tuple[Hit, list[Hit]]], bool]:
+    """The ``top_k`` passages an answer cites, each with its near-copies folded in, and whether the best
+    is from a report that names what the question names.
+
+    The CANDIDATES best passages are looked at when the question names something (the names reorder
+    them). Without names, the fold reads hits in rank order and stops at the first new passage past
+    ``top_k``, so the FEW_CANDIDATES best give the same result whenever the fold stops inside them
+    (or there are no more): scoring the few is cheaper than scoring many. Otherwise it reads the
+    CANDIDATES best, as with names."""
+    many = max(top_k, CANDIDATES)
+    few = top_k + FEW_CANDIDATES
+    if not query.names and few < many:
+        hits = search(index, query, few, filters)
+        folded = fold_duplicates(index, hits, top_k)
+        if len(hits) < few or len(folded) + sum(len(copies) for _, copies in folded) < len(hits):
+            return folded, bool(hits)
+    hits, named = prefer_named(index, query, search(index, query, many, filters))
+    return fold_duplicates(index, hits, top_k), named
+
+
 def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None) -> dict:
     """The full /ask response body for one question."""
     t0 = time.perf_counter()
@@ -181,8 +211,7 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
                 raise BadRequest(f"no report with id {rid!r} is indexed; GET /reports lists them",
                                  code="invalid_filter") from None
     query = make_query(index, question, history)
-    hits, named = prefer_named(index, query, search(index, query, max(top_k, CANDIDATES), filters))
-    folded = fold_duplicates(index, hits, top_k)
+    folded, named = best_passages(index, query, top_k, filters)
     passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]
     found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= MIN_EVIDENCE
     return {

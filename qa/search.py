@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -122,7 +123,7 @@ def search(index: Index, query: Query, top_k: int, filters: Filters | None = Non
     best, scores = bm25.top_k(index.offsets, index.doc_ids, index.impacts, query.terms, top_k, query.weights,
                               bounds=index.memo.setdefault("term_bounds", {}),
                               chunk_report=None if allowed is None else index.chunk_report, allowed_reports=allowed)
-    return [Hit(int(c), float(s)) for c, s in zip(best, scores)]
+    return [Hit(c, s) for c, s in zip(best.tolist(), scores.tolist())]
 
 
 def _reports_with(index: Index, term: str) -> np.ndarray:
@@ -209,7 +210,7 @@ Sentence = tuple[int, int, frozenset]  # start and end in the passage's text, an
 
 
 # Passages whose sentences are remembered per generation (about 8 KB each: spans and their terms), and
-# whose terms and quotable sentences are (about 4 and 1.5 KB each); measured with tracemalloc.
+# whose terms, quotable sentences and citations are (about 4, 1.5 and 1 KB each); measured with tracemalloc.
 PASSAGES_REMEMBERED = 50_000
 DERIVED_REMEMBERED = 20_000
 
@@ -254,14 +255,16 @@ def fold_duplicates(index: Index, hits: list[Hit], top_k: int) -> list[tuple[Hit
 
 def matched_weight(index: Index, query: Query, chunk: int) -> float:
     """Share of the question's idf mass that passage ``chunk`` contains (0..1): evidence strength."""
+    if "doc_ids_view" not in index.memo:  # bisect over a memoryview: no array slice per term
+        index.memo["doc_ids_view"] = memoryview(index.doc_ids).cast("B").cast("i")
+    doc_ids = index.memo["doc_ids_view"]
     total = matched = 0.0
     for t, idf in query.idf.items():
         tid = index.term_ids.get(t)
         total += idf
         if tid is not None:
-            s, e = int(index.offsets[tid]), int(index.offsets[tid + 1])
-            postings = index.doc_ids[s:e]
-            pos = postings.searchsorted(chunk)
-            if pos < len(postings) and postings[pos] == chunk:
+            e = int(index.offsets[tid + 1])
+            pos = bisect_left(doc_ids, chunk, int(index.offsets[tid]), e)
+            if pos < e and doc_ids[pos] == chunk:
                 matched += idf
     return matched / total if total > 0 else 0.0

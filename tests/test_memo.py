@@ -9,9 +9,19 @@ from qa.search import (DERIVED_REMEMBERED, NAMES_REMEMBERED, PASSAGES_REMEMBERED
 def test_per_passage_and_per_name_caches_are_bounded(sample_index):
     ask(sample_index, "how is London CRC doing on public protection?")
     sizes = {name: sample_index.memo[name].cache_info().maxsize
-             for name in ("sentences", "passage_terms", "quotable", "reports_naming")}
+             for name in ("sentences", "passage_terms", "quotable", "citations", "reports_naming")}
     assert sizes == {"sentences": PASSAGES_REMEMBERED, "passage_terms": DERIVED_REMEMBERED,
-                     "quotable": DERIVED_REMEMBERED, "reports_naming": NAMES_REMEMBERED}
+                     "quotable": DERIVED_REMEMBERED, "citations": DERIVED_REMEMBERED,
+                     "reports_naming": NAMES_REMEMBERED}
+
+
+def test_a_reply_changed_by_its_caller_does_not_change_the_next(sample_index):
+    question = "how is London CRC doing on public protection?"
+    first = ask(sample_index, question)
+    expected = [dict(p["citation"]) for p in first["passages"]]
+    for p in first["passages"]:
+        p["citation"]["page"] = -1
+    assert [p["citation"] for p in ask(sample_index, question)["passages"]] == expected
 
 
 def test_remembered_passage_data_is_what_the_passage_says(sample_index):

@@ -4,15 +4,18 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from qa.answer import ask, validate_filters
+from qa.answer import CANDIDATES, FEW_CANDIDATES, ask, best_passages, validate_filters
 from qa.build import build_index
 from qa.errors import BadRequest
 from qa.index import IndexStore
+from qa.search import fold_duplicates, make_query, prefer_named, search
 from qa.text import name_phrases, name_terms, tokenize
 
+QA_SET = Path(__file__).resolve().parent.parent / "eval" / "qa_set.jsonl"
 FILLER = ("Inspectors found that staff described their caseloads and the training they had received. " * 6).strip()
 
 
@@ -163,3 +166,39 @@ def test_the_answer_does_not_depend_on_the_process(corpus_index_dir):
                              capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
         answers.add(json.loads(out.stdout)["answer"])
     assert len(answers) == 1
+
+
+def _reference_passages(index, query, top_k, filters=None):
+    """What best_passages gives, the long way: the CANDIDATES best, reordered by names, then folded."""
+    hits, named = prefer_named(index, query, search(index, query, max(top_k, CANDIDATES), filters))
+    return fold_duplicates(index, hits, top_k), named
+
+
+def test_scoring_a_few_candidates_cites_what_scoring_many_would(tmp_path, index):
+    """A question naming nothing scores top_k + FEW_CANDIDATES passages first; where the fold reads all
+    of them (every one a near-copy), it must go on to the CANDIDATES best, as with names."""
+    recommendation = "Probation services should make sure that every person on licence has a named officer."
+    for i in range(FEW_CANDIDATES + 3):
+        (tmp_path / f"response-{i}.md").write_text(f"# Response {i}\n\n{recommendation}\n\nWe accept it ({i}).\n")
+    (tmp_path / "other.md").write_text(f"# Other\n\nA named officer for licence work was not in place.\n\n{FILLER}\n")
+    build_index(tmp_path, tmp_path / "index")
+    copies = IndexStore(tmp_path / "index").current()
+    query = make_query(copies, "every person on licence has a named officer")
+    folded, named = best_passages(copies, query, 1)
+    assert sum(len(c) for _, c in folded) > FEW_CANDIDATES  # only reading past the few finds them all
+    assert (folded, named) == _reference_passages(copies, query, 1)
+    for q in ("every person on licence has a named officer", "victim contact work", "unpaid work in Northshire",
+              "probation services", "reduce re-offending", "CRC accredited programmes"):
+        for top_k in (1, 2, 5, 10):
+            for i in (index, copies):
+                assert best_passages(i, make_query(i, q), top_k) == _reference_passages(i, make_query(i, q), top_k), q
+
+
+@pytest.mark.shared
+def test_few_candidates_agree_with_many_on_the_real_reports(corpus_index):
+    """Every QA-set question, and each in lower case (which names nothing, so takes the short way)."""
+    questions = [json.loads(line)["question"] for line in QA_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for q in questions + [q.lower() for q in questions]:
+        query = make_query(corpus_index, q)
+        for top_k in (1, 5, 20):
+            assert best_passages(corpus_index, query, top_k) == _reference_passages(corpus_index, query, top_k), q
