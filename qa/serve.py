@@ -25,6 +25,9 @@ import logging
 import os
 import re
 import sys
+import time
+import traceback
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -78,6 +81,9 @@ def json_error(status: int, reason: str, detail: str = "") -> bytes:
     return head.encode("latin-1") + body
 
 
+_HTTP_DATE = _gunicorn_util.http_date
+
+
 def _write_json_error(sock, status_int, reason, mesg):
     _gunicorn_util.write_nonblock(sock, json_error(int(status_int), str(reason), str(mesg or "")))
 
@@ -89,6 +95,7 @@ class JSONErrorWorker(ThreadWorker):
         # gunicorn's Worker.handle_error writes its page through gunicorn.util.write_error; in this
         # worker process that is our JSON writer.
         _gunicorn_util.write_error = _write_json_error
+        _gunicorn_util.http_date = cached_http_date(_HTTP_DATE)
         super().init_process()
 
 
@@ -102,6 +109,29 @@ def _plain_format(access_log_format: str) -> bool:
     return set(_ATOM.findall(access_log_format)) <= _PLAIN_ATOMS
 
 
+def _plain_handler(h: logging.Handler) -> bool:
+    """Would ``logging`` write just the message, plus the terminator, to this handler's stream?"""
+    return (type(h) in (logging.StreamHandler, logging.FileHandler) and h.stream is not None and not h.filters
+            and h.level <= logging.INFO and h.formatter is not None and type(h.formatter) is logging.Formatter
+            and h.formatter._fmt == "%(message)s")
+
+
+def cached_http_date(http_date: Callable[..., str]) -> Callable[..., str]:
+    """gunicorn's ``util.http_date`` (the Date header), formatted once per second rather than per response."""
+    cache: tuple = (None, "")
+
+    def now(timestamp=None):
+        nonlocal cache
+        if timestamp is not None:
+            return http_date(timestamp)
+        second, known = int(time.time()), cache
+        if known[0] != second:
+            known = cache = (second, http_date(second))
+        return known[1]
+
+    return now
+
+
 class AccessLogger(glogging.Logger):
     """gunicorn's logger; an access line whose format names only plain atoms (the default
     ``%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`` does) is built from those atoms alone.
@@ -110,6 +140,24 @@ class AccessLogger(glogging.Logger):
     the dict on every request, whether the format uses them or not: a sixth of a /health request's CPU.
     A format that names a header or environ variable (``%({x-forwarded-for}i)s``) gets gunicorn's way.
     """
+
+    def access(self, resp, req, environ, request_time):
+        """gunicorn's access line, written straight to the stream when the access log is only plain
+        stream or file handlers with gunicorn's ``%(message)s`` format (``qa serve``'s ``-``, or
+        ``--access-logfile FILE``): the same bytes, without a LogRecord per request. Any other logging
+        set-up (syslog, a dictConfig, filters) goes through ``logging`` as gunicorn does."""
+        handlers = self.access_log.handlers
+        if not (self.access_log_enabled and handlers and all(_plain_handler(h) for h in handlers)
+                and self.access_log.isEnabledFor(logging.INFO) and not self.access_log.filters):
+            return super().access(resp, req, environ, request_time)
+        try:
+            line = self.cfg.access_log_format % self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+            for h in handlers:
+                with h.lock:
+                    h.stream.write(line + h.terminator)
+                    h.flush()
+        except Exception:
+            self.error(traceback.format_exc())
 
     def atoms(self, resp, req, environ, request_time):
         if not _plain_format(self.cfg.access_log_format):

@@ -3,7 +3,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from gunicorn import glogging
+from gunicorn import glogging, util
 from gunicorn.config import Config
 
 from qa import serve
@@ -36,3 +36,46 @@ def test_access_lines_are_gunicorns(fmt):
 def test_qa_serve_settings_name_the_worker_and_the_logger():
     assert serve.SETTINGS["worker_class"] == "qa.serve.JSONErrorWorker"
     assert serve.SETTINGS["logger_class"] == "qa.serve.AccessLogger"
+
+
+def _written(logger_class, path, filtered: bool = False) -> str:
+    cfg = Config()
+    cfg.set("accesslog", str(path))
+    logger = logger_class(cfg)
+    logger.now = lambda: "[26/Nov/2026:12:00:00 +0000]"
+    if filtered:
+        logger.access_log.addFilter(lambda record: False)
+    try:
+        for seconds in (1, 2):
+            logger.access(RESP, REQ, ENVIRON, timedelta(seconds=seconds))
+    finally:
+        logger.access_log.filters.clear()
+        for h in list(logger.access_log.handlers):
+            logger.access_log.removeHandler(h)
+            h.close()
+    return path.read_text()
+
+
+def test_access_lines_written_to_a_file_are_gunicorns(tmp_path):
+    ours, theirs = _written(serve.AccessLogger, tmp_path / "ours.log"), _written(glogging.Logger, tmp_path / "theirs.log")
+    assert ours == theirs and ours.count("\n") == 2 and '"POST /ask?q=a%22b HTTP/1.1" 200 1234' in ours
+
+
+def test_a_logging_set_up_with_filters_is_obeyed(tmp_path):
+    assert _written(serve.AccessLogger, tmp_path / "filtered.log", filtered=True) == ""
+
+
+def test_the_date_header_is_formatted_once_a_second(monkeypatch):
+    calls = []
+
+    def http_date(timestamp=None):
+        calls.append(timestamp)
+        return f"date {timestamp}"
+
+    now = serve.cached_http_date(http_date)
+    for clock in (100.1, 100.9, 101.0, 101.5):
+        monkeypatch.setattr(serve.time, "time", lambda: clock)
+        assert now() == f"date {int(clock)}"
+    assert calls == [100, 101]
+    assert now(5) == "date 5"
+    assert serve.cached_http_date(util.http_date)(1_800_000_000) == util.http_date(1_800_000_000)
