@@ -88,8 +88,24 @@ def _write_json_error(sock, status_int, reason, mesg):
     _gunicorn_util.write_nonblock(sock, json_error(int(status_int), str(reason), str(mesg or "")))
 
 
+ACCEPT_DELAY_STEP = 0.00025  # s of delay per connection held beyond the worker's threads
+ACCEPT_DELAY_MAX = 0.005
+NOTIFY_EVERY = 1.0  # s between heartbeats to the arbiter (its timeout is 30 s)
+
+
 class JSONErrorWorker(ThreadWorker):
-    """gunicorn's threaded worker whose own error responses are the JSON envelope, never HTML."""
+    """gunicorn's threaded worker, whose own error responses are the JSON envelope (never HTML), and
+    which leaves new connections to a less busy worker.
+
+    All workers wait on one listening socket. A keep-alive connection stays with the worker that
+    accepted it, so a burst of connections (a proxy's pool, a load tester's) taken mostly by one worker
+    leaves that one with a queue and the other idle: with 2 workers, 27 of 32 connections on one
+    halved the requests served. A worker holding more connections than it has threads therefore waits
+    a moment (ACCEPT_DELAY_STEP per connection beyond, at most ACCEPT_DELAY_MAX) before it accepts;
+    a worker with fewer takes the connection meanwhile, and the late one finds none waiting.
+    """
+
+    _notified = float("-inf")
 
     def init_process(self):
         # gunicorn's Worker.handle_error writes its page through gunicorn.util.write_error; in this
@@ -97,6 +113,19 @@ class JSONErrorWorker(ThreadWorker):
         _gunicorn_util.write_error = _write_json_error
         _gunicorn_util.http_date = cached_http_date(_HTTP_DATE)
         super().init_process()
+
+    def accept(self, listener):
+        surplus = self.nr_conns - self.cfg.threads
+        if surplus > 0 and self.cfg.workers > 1:
+            time.sleep(min(ACCEPT_DELAY_MAX, ACCEPT_DELAY_STEP * surplus))
+        super().accept(listener)
+
+    def notify(self):
+        """The heartbeat (a utime on the worker's temporary file) once a second, not once per event."""
+        now = time.monotonic()
+        if now - self._notified >= NOTIFY_EVERY:
+            self._notified = now
+            super().notify()
 
 
 _ATOM = re.compile(r"%\(([^)]*)\)")
