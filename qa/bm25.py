@@ -58,16 +58,6 @@ def index_passages(passages: Iterable[Sequence[str]], k1: float = K1, b: float =
     return terms, postings
 
 
-def compile_postings(term_ids: np.ndarray, doc_of_token: np.ndarray, n_terms: int, n_docs: int,
-                     k1: float = K1, b: float = B, epsilon: float = EPSILON) -> Postings:
-    """Postings from a flat token stream: the term id and the passage of every token, in any order."""
-    docs = np.asarray(doc_of_token)
-    ids = np.ascontiguousarray(np.asarray(term_ids)[np.argsort(docs, kind="stable")], dtype=np.int32)
-    starts = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(docs, minlength=n_docs), out=starts[1:])
-    return _compile(ids, starts, n_terms, k1, b, epsilon)
-
-
 def _compile(ids: np.ndarray, starts: np.ndarray, n_terms: int, k1: float, b: float, epsilon: float,
              timings: dict[str, float] | None = None) -> Postings:
     """Postings of a passage-major int32 token stream (passage d is ``ids[starts[d]:starts[d+1]]``).

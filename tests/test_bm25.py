@@ -72,10 +72,8 @@ def test_scores_equal_rank_bm25_on_the_whole_shared_corpus(corpus_index):
 
 def test_idf_floor_and_zero_idf_follow_rank_bm25():
     docs = [["a", "b"], ["a", "c"], ["a", "b"], ["d"]]
-    vocab = {t: i for i, t in enumerate(["a", "b", "c", "d"])}
-    terms = np.array([vocab[t] for d in docs for t in d])
-    owners = np.array([i for i, d in enumerate(docs) for _ in d])
-    post = bm25.compile_postings(terms, owners, 4, 4, k1=1.2, b=0.6, epsilon=0.3)
+    terms, post = bm25.index_passages(docs, k1=1.2, b=0.6, epsilon=0.3)
+    vocab = {t: i for i, t in enumerate(terms)}
     ref = BM25Okapi(docs, k1=1.2, b=0.6, epsilon=0.3)
     assert post.idf[vocab["b"]] == 0.0  # in exactly half of the documents
     assert math.log(4 - 3 + 0.5) - math.log(3 + 0.5) < 0  # "a" is in 3 of 4: its raw idf is negative...

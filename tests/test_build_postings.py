@@ -119,17 +119,6 @@ def test_a_generator_of_token_lists_builds_the_same_postings():
     assert_same_postings(from_generator, postings)
 
 
-def test_flat_token_stream_in_any_order_gives_the_same_postings():
-    passages = zipf_corpus(6, 300, 200)
-    terms, postings = bm25.index_passages(passages)
-    ids = {t: i for i, t in enumerate(terms)}
-    term_ids = np.asarray([ids[t] for p in passages for t in p])
-    owners = np.repeat(np.arange(len(passages)), [len(p) for p in passages])
-    shuffle = np.random.default_rng(0).permutation(len(term_ids))
-    flat = bm25.compile_postings(term_ids[shuffle], owners[shuffle], len(terms), len(passages))
-    assert_same_postings(flat, postings)
-
-
 def test_no_passages_or_only_empty_ones():
     terms, p = bm25.index_passages([])
     assert terms == [] and p.offsets.tolist() == [0] and len(p.doc_ids) == len(p.doc_len) == 0
