@@ -15,8 +15,9 @@ name). What each one bounds:
 
 ``JSONErrorWorker`` answers the errors gunicorn raises itself, before the app sees a request (an
 unparseable request line, bytes that are not HTTP, headers over the limits), with the API's JSON
-envelope instead of gunicorn's HTML page. ``AccessLogger`` writes gunicorn's access lines, the same
-ones, at a fraction of the cost.
+envelope instead of gunicorn's HTML page; it leaves new connections to the less busy worker, formats
+the Date header once a second and beats its heartbeat once a second. ``AccessLogger`` writes
+gunicorn's access lines, the same ones, at a fraction of the cost.
 """
 from __future__ import annotations
 
