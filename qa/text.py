@@ -1,7 +1,8 @@
 """The one tokenizer, used for passages and questions alike.
 
 NFKC, lowercase, word tokens (numbers and one-character tokens kept, so "domain 2" and "key stage 1"
-survive), a short reviewed stoplist that keeps negations, then the Snowball English stemmer.
+survive), a short reviewed stoplist that keeps negations, American spellings folded into British ones,
+then the Snowball English stemmer.
 Everything here works with no NLTK data downloaded.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
 
-TOKENIZER_VERSION = 2  # 2: hyphenated compounds also give their joined form
+TOKENIZER_VERSION = 3  # 2: hyphenated compounds also give their joined form; 3: American spellings folded
 
 # Function words and question words only. Reviewed by hand: "no", "not", "nor", "against", "without",
 # numbers ("one", "two", "first") and domain words are deliberately absent.
@@ -33,7 +34,62 @@ _stemmer = SnowballStemmer("english")
 
 @lru_cache(maxsize=500_000)
 def _stem(word: str) -> str:
-    return _stemmer.stem(word)
+    return _stemmer.stem(british(word))
+
+
+def _forms(pairs: str) -> dict[str, str]:
+    """``"us:uk us:uk"`` pairs, each also with its plural ("offenses:offences")."""
+    out = {}
+    for pair in pairs.split():
+        us, uk = pair.split(":")
+        out[us], out[us + "s"] = uk, uk + "s"
+    return out
+
+
+# American spellings, folded into the British ones of the reports, so that "offenses", "behavior" or
+# "center" find what the reports call "offences", "behaviour" and "centre". The list is of whole words
+# (with plurals); the patterns below take the -ize/-yze and -or families and medical prefixes. Each
+# rule maps an American form onto the British one; three also join two British forms on purpose:
+# "practise" (verb) with "practice", "focussed" with "focused", and "program" with "programme".
+_BRITISH = {
+    **_forms("offense:offence defense:defence pretense:pretence license:licence catalog:catalogue "
+             "dialog:dialogue analog:analogue program:programme center:centre fiber:fibre theater:theatre "
+             "liter:litre caliber:calibre specter:spectre luster:lustre maneuver:manoeuvre gray:grey "
+             "aluminum:aluminium skeptic:sceptic mold:mould plow:plough judgment:judgement "
+             "installment:instalment artifact:artefact"),
+    **dict(pair.split(":") for pair in (
+        "centered:centred centering:centring cataloged:catalogued cataloging:cataloguing "
+        "maneuvered:manoeuvred maneuvering:manoeuvring skeptical:sceptical skepticism:scepticism "
+        "moldy:mouldy molding:moulding plowed:ploughed judgmental:judgemental somber:sombre meager:meagre "
+        "focussed:focused focussing:focusing skillful:skilful skillfully:skilfully willful:wilful "
+        "willfully:wilfully practise:practice practised:practiced practises:practices practising:practicing "
+        "fetus:foetus fetal:foetal fetuses:foetuses celiac:coeliac feces:faeces fecal:faecal cesarean:caesarean "
+        "diarrhea:diarrhoea edema:oedema").split()),
+}
+_IZE = re.compile(r"(\w{3,}[iy])z(e|es|ed|ing|er|ers|ation|ations|ational)")
+_OR = re.compile(r"(behavi|col|fav|lab|neighb|hon|hum|rum|tum|harb|od|vig|rig|endeav|flav|sav|vap|arm|cand|clam|"
+                 r"ferv|parl|splend|val)or(|s|ed|ing|al|ally|ist|ists|ite|ites|able|ably|er|ers|hood|hoods|ful|"
+                 r"less|y)")
+_PREFIXES = (("hemo", "haemo"), ("hema", "haema"), ("anemi", "anaemi"), ("anesth", "anaesth"),
+             ("leukemi", "leukaemi"), ("ischemi", "ischaemi"), ("septicemi", "septicaemi"), ("esophag", "oesophag"),
+             ("estrogen", "oestrogen"), ("estradiol", "oestradiol"), ("pediatr", "paediatr"),
+             ("orthoped", "orthopaed"), ("gynecolog", "gynaecolog"), ("edemat", "oedemat"))
+
+
+def british(word: str) -> str:
+    """``word`` (lower case) in British spelling where it is a known American one, else unchanged."""
+    if word in _BRITISH:
+        return _BRITISH[word]
+    m = _IZE.fullmatch(word)
+    if m:
+        return f"{m.group(1)}s{m.group(2)}"
+    m = _OR.fullmatch(word)
+    if m:
+        return f"{m.group(1)}our{m.group(2)}"
+    for us, uk in _PREFIXES:
+        if word.startswith(us):
+            return uk + word[len(us):]
+    return word.replace("glycemi", "glycaemi")
 
 
 def normalize(text: str) -> str:

@@ -202,3 +202,18 @@ def test_few_candidates_agree_with_many_on_the_real_reports(corpus_index):
         query = make_query(corpus_index, q)
         for top_k in (1, 5, 20):
             assert best_passages(corpus_index, query, top_k) == _reference_passages(corpus_index, query, top_k), q
+
+
+def test_american_spellings_find_the_british_words_of_a_report(tmp_path):
+    (tmp_path / "report.md").write_text(
+        "# Inspection of Eastshire probation\n\n"
+        "The organisation prioritised offending behaviour programmes at the centre in Eastshire.\n\n"
+        + "".join(f"## Staffing {i}\n\n{FILLER}\n\n" for i in range(4))
+        + "## Licences\n\nMost licence conditions were met and offences were recorded.\n")
+    build_index(tmp_path, tmp_path / "index")
+    eastshire = IndexStore(tmp_path / "index").current()
+    body = ask(eastshire, "Did the organization prioritize offending behavior programs at the center?")
+    assert body["found"] and "prioritised offending behaviour programmes" in first(body)["text"]
+    assert body["answer"].startswith("The organisation prioritised offending behaviour programmes at the centre")
+    body = ask(eastshire, "were license conditions met and offenses recorded?")
+    assert body["found"] and "licence conditions" in first(body)["text"]

@@ -26,3 +26,20 @@ def test_possessives_and_curly_apostrophes_fold_to_the_word():
 
 def test_question_words_are_stopped():
     assert tokenize("how is London CRC doing on public protection?") == ["london", "crc", "public", "protect"]
+
+
+def test_american_spellings_find_the_british_ones_of_the_reports():
+    for american, british in [("offenses", "offences"), ("behavioral", "behavioural"), ("center", "centre"),
+                              ("programs", "programme"), ("organization", "organisation"), ("analyzed", "analysed"),
+                              ("prioritize", "prioritise"), ("license", "licence"), ("judgment", "judgement"),
+                              ("pediatric", "paediatric"), ("hemoglobin", "haemoglobin"), ("hypoglycemia", "hypoglycaemia")]:
+        assert tokenize(american) == tokenize(british), (american, british)
+
+
+def test_folding_spellings_joins_no_two_british_words():
+    """British words the American rules could catch stay apart: they are not American forms."""
+    words = ["humorous", "humour", "laboratory", "labour", "honorary", "honour", "rigorous", "rigour", "prize",
+             "prise", "size", "licensed", "licence", "hemisphere", "haemoglobin", "program", "organ"]
+    stems = [tokenize(w)[0] for w in words]
+    joined = {(a, b) for a, sa in zip(words, stems) for b, sb in zip(words, stems) if a < b and sa == sb}
+    assert joined == set(), joined
