@@ -66,7 +66,9 @@ def test_beir_eval_on_scifact_matches_published_bm25():
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert body["queries"] == 300
-    assert body["ndcg@10"] >= 0.695  # measured 0.698; rank-bm25 (k1 1.5, b 0.75) is published at 0.685
+    # The target, above every published row (rank-bm25 with k1 1.5, b 0.75: 0.685); measured 0.7002.
+    # The evaluation is deterministic (exact scores, ties by id), so this holds run after run.
+    assert body["ndcg@10"] >= 0.700
     assert 0 < body["mrr@10"] <= 1 and 0 < body["recall@100"] <= 1
 
 
@@ -75,7 +77,7 @@ def test_beir_eval_on_arguana_excludes_each_query_s_own_argument():
     out = subprocess.run([sys.executable, "-m", "qa", "eval", str(folder), "--exclude-self", "--json"],
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["ndcg@10"] >= 0.49  # measured 0.500; published rank-bm25 0.495
+    assert json.loads(out.stdout)["ndcg@10"] >= 0.49  # measured 0.5008; published rank-bm25 0.495
 
 
 def test_beir_eval_on_a_tiny_collection(tmp_path):
