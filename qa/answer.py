@@ -110,10 +110,9 @@ def _passage_citation(index: Index, chunk: int) -> tuple[str, dict]:
 
 
 def _also(index: Index, chunk: int) -> dict:
-    report = index.reports[int(index.chunk_report[chunk])]
-    cid = index.chunk_id(chunk)
-    return {"report_id": report["id"], "title": report["title"], "chunk_id": cid,
-            "page": int(index.chunk_page[chunk]) or None, "url": f"/reports/{report['id']}#{cid}"}
+    cid, citation = passage_citation(index, chunk)
+    return {"report_id": citation["report_id"], "title": citation["title"], "chunk_id": cid,
+            "page": citation["page"], "url": citation["url"]}
 
 
 def extract_answer(index: Index, query: Query, passages: list[dict], chunks: list[int], max_sentences: int = 3) -> str:

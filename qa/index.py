@@ -261,7 +261,7 @@ class Index:
         byte offsets wherever the text is not ASCII)."""
         text = self._text(self.reports[report]["id"])
         base = int(self._text_offsets[report])
-        chunks = np.flatnonzero(self.chunk_report == report)
+        chunks = self.chunks_of(self.reports[report]["id"])
         chars = np.stack([self.chunk_start[chunks], self.chunk_end[chunks]], axis=1).astype(np.int64)
         if len(text) == int(self._text_offsets[report + 1]) - base:  # ASCII: one byte per character
             self._chunk_bytes[chunks] = base + chars
