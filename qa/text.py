@@ -130,6 +130,11 @@ def cased(text: str) -> bool:
     return not words or any(w.islower() for w in words)
 
 
+def _is_name(position: int, word: str) -> bool:
+    """Is the ``position``-th word of a question a name: capitalised (not as the first word) or in capitals?"""
+    return (position > 0 and word[0].isupper()) or (len(word) > 1 and word.isupper())
+
+
 def name_terms(text: str) -> list[str]:
     """Index terms of the names in a question: words written with a capital (other than the first
     word) or in capitals ("Rough Hay", "CRC", "Belmarsh"). A report that never names them does not
@@ -139,7 +144,7 @@ def name_terms(text: str) -> list[str]:
     names = []
     for i, m in enumerate(_RAW_WORD.finditer(text)):
         w = m.group()
-        if (i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper()):
+        if _is_name(i, w):
             names.extend(tokenize(w))
     return list(dict.fromkeys(names))
 
@@ -158,7 +163,7 @@ def name_phrases(text: str) -> list[str]:
     for i, m in enumerate(_RAW_WORD.finditer(text)):
         w = m.group()
         adjacent = bool(run) and not text[previous_end:m.start()].strip()
-        is_name = (i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper())
+        is_name = _is_name(i, w)
         if is_name and (adjacent or not run):
             run.append(w)
         elif adjacent and w in NAME_LINKS:
