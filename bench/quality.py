@@ -1,87 +1,172 @@
-"""Each retrieval improvement switched off in turn, measured on the BEIR collections and the QA set.
+"""Answer quality on one split of the QA set: the service with and without its second stage, beside
+a plain baseline, with paired-bootstrap intervals of the differences.
 
-    python bench/quality.py [--json OUT]
+    python bench/quality.py --index DIR [--split test] [--reference TREE] [--json OUT]
 
-Every row is the full system with one feature removed ("all" is the system as shipped), so the
-difference from "all" is what that feature is worth. Features are switched off by replacing the
-function that implements them for the duration of the row; nothing here changes the shipped code.
+DIR is an index of ../shared/corpus (``qa index build --reports ../shared/corpus --index DIR``).
+The baseline is what a first attempt would be: each report's extracted text (the service's own, so
+only passage choice differs) cut into plain 200-word windows, scored by rank-bm25's BM25Okapi over
+lower-cased word tokens with Snowball stems, the question alone (no history). A passage is a hit
+when it comes from the question's report and holds a gold phrase; the ``answer`` is a hit when one
+of its quoted sentences does. ``--reference TREE`` adds the service as a source tree of another
+version answers (e.g. a ``git worktree`` of an earlier commit, its C modules built): it builds its own
+index of the same reports in a subprocess and answers the same questions there.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import os
+import re
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from qa import acronyms, answer, bm25, build, search, text
-from qa.build import build_index, index_settings
-from qa.evaluate import eval_beir, eval_qa_set
+import numpy as np
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
+from qa.answer import ask  # noqa: E402
+from qa.evaluate import SPLITS, answer_is_hit, in_split, is_hit, load_qa_set, normalize_phrase  # noqa: E402
+from qa.index import IndexStore  # noqa: E402
 
-@contextlib.contextmanager
-def patched(obj, name, value):
-    old = getattr(obj, name)
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        setattr(obj, name, old)
+QA_SET = ROOT / "eval" / "qa_set.jsonl"
+WINDOW = 200
 
 
-def _no_compounds(t: str) -> list[str]:
-    return [text._stem(w) for w in text.words(t) if w not in text.STOPWORDS]
+def baseline(index):
+    """A function question -> [(file, window text)] best first, over 200-word windows of every report."""
+    from nltk.stem.snowball import SnowballStemmer
+    from rank_bm25 import BM25Okapi
+
+    stem = SnowballStemmer("english").stem
+    tok = lambda t: [stem(w) for w in re.findall(r"\w+", t.lower())]  # noqa: E731
+    windows = []
+    for r in index.reports:
+        words = index.report_text(r["id"]).split()
+        for i in range(0, len(words), WINDOW):
+            windows.append((r["file"], " ".join(words[i:i + WINDOW])))
+    engine = BM25Okapi([tok(w) for _, w in windows])
+
+    def answer(question: str, k: int = 5):
+        scores = engine.get_scores(tok(question))
+        return [windows[i] for i in np.argsort(-scores, kind="stable")[:k]]
+    return answer
 
 
-VARIANTS = {
-    "all": [],
-    "no joined hyphen compounds": [(m, "tokenize", _no_compounds) for m in (text, search, answer, acronyms)],
-    "no title/heading terms": [(build, "context_tokens", lambda *a: [])],
-    "no acronyms": [(search, "expansions", lambda index, tokens: [])],
-    "no names rule": [(answer, "prefer_named", lambda index, query, hits: (hits, bool(hits)))],
-    "no duplicate folding": [(answer, "fold_duplicates", lambda index, hits, k: [(h, []) for h in hits[:k]])],
-    "no history (follow-ups)": [(search, "HISTORY_WEIGHTS", (0.0, 0.0))],
-    "k1 1.5 (rank-bm25 default)": [],  # handled by k1 below
-}
+_REFERENCE = """
+import json, sys
+from pathlib import Path
+from qa.answer import ask
+from qa.build import build_index
+from qa.index import IndexStore
+reports, index_dir, items = sys.argv[1], sys.argv[2], json.load(sys.stdin)
+build_index(Path(reports), Path(index_dir))
+index = IndexStore(Path(index_dir)).current()
+files = {r["id"]: r["file"] for r in index.reports}
+json.dump({"files": files, "bodies": [ask(index, i["question"], 5, i.get("history") or []) for i in items]}, sys.stdout)
+"""
 
 
-def run(name: str, scratch: Path) -> dict:
-    k1 = 1.5 if name.startswith("k1 1.5") else bm25.K1
-    with contextlib.ExitStack() as stack:
-        for obj, attr, value in VARIANTS[name]:
-            stack.enter_context(patched(obj, attr, value))
-        settings = index_settings(k1=k1)
-        row = {"variant": name}
-        for collection, exclude in (("scifact", False), ("arguana", True)):
-            row[collection] = eval_beir(SHARED / "bench" / collection, exclude_self=exclude, settings=settings)["ndcg@10"]
-        index = scratch / name.replace(" ", "-").replace("/", "-")
-        build_index(SHARED / "corpus", index, k1=k1)  # a full build: tokenizer variants must not reuse caches
-        qa = eval_qa_set(Path("eval/qa_set.jsonl"), index)
-        row.update({k: qa[k] for k in ("hit@1", "hit@5", "mrr", "follow_up_hit@5", "found_when_answerable",
-                                       "not_found_when_out_of_scope")})
-        return row
+def reference_rows(tree: Path, reports: Path, items) -> list[dict]:
+    """``rows`` of the service as the source tree ``tree`` has it, run in a subprocess."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-c", _REFERENCE, str(reports), tmp], input=json.dumps(items),
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONPATH": str(tree.resolve())}, cwd=tree)
+    data = json.loads(out.stdout)
+    return [_row(item, body, data["files"]) for item, body in zip(items, data["bodies"])]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def _row(item: dict, body: dict, files: dict[str, str]) -> dict:
+    rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
+    return {"id": item["id"], "answerable": item.get("answerable", True), "rank": rank, "found": body["found"],
+            "answer": body["found"] and answer_is_hit(item, body, files)}
+
+
+def rows(index, items, rerank: bool | None) -> list[dict]:
+    """Per question: rank of the first hit (None), answer hit, found."""
+    files = {r["id"]: r["file"] for r in index.reports}
+    return [_row(item, ask(index, item["question"], 5, item.get("history") or [], rerank=rerank), files)
+            for item in items]
+
+
+def baseline_rows(index, items) -> list[dict]:
+    find = baseline(index)
+    out = []
+    for item in items:
+        ranked = find(item["question"])
+        gold = [normalize_phrase(g) for g in item.get("gold", [])]
+        rank = next((i + 1 for i, (f, w) in enumerate(ranked)
+                     if Path(f).name == item.get("file") and any(g in normalize_phrase(w) for g in gold)), None)
+        out.append({"id": item["id"], "answerable": item.get("answerable", True), "rank": rank, "found": None,
+                    "answer": None})
+    return out
+
+
+def measures(rs: list[dict]) -> dict[str, np.ndarray]:
+    """0/1 per answerable question for each measure (and per out-of-scope one for ``refused``)."""
+    a = [r for r in rs if r["answerable"]]
+    o = [r for r in rs if not r["answerable"]]
+    m = {"passage 1": [r["rank"] == 1 for r in a], "passages 1-5": [r["rank"] is not None for r in a],
+         "MRR@5": [1 / r["rank"] if r["rank"] else 0.0 for r in a]}
+    if a and a[0]["found"] is not None:
+        m["answer"] = [bool(r["answer"]) for r in a]
+        m["found (answerable)"] = [bool(r["found"]) for r in a]
+        m["refused (out of scope)"] = [not r["found"] for r in o]
+    return {k: np.asarray(v, dtype=float) for k, v in m.items()}
+
+
+def bootstrap(a: np.ndarray, b: np.ndarray, rounds: int = 10_000, seed: int = 7) -> tuple[float, float]:
+    """95% paired-bootstrap interval of mean(b) - mean(a)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(rounds, len(a)))
+    diffs = (b[idx] - a[idx]).mean(axis=1)
+    return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index", required=True, type=Path)
+    ap.add_argument("--split", default="test", choices=("tune", "test", "all"))
+    ap.add_argument("--reference", type=Path, help="a source tree of another version of the service to compare")
+    ap.add_argument("--reports", type=Path, default=ROOT.parent / "shared" / "corpus",
+                    help="the reports DIR was built from (for --reference)")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    args = ap.parse_args()
-    rows = []
-    print(f"{'variant':30} {'scifact':>8} {'arguana':>8} {'hit@1':>6} {'hit@5':>6} {'mrr':>6} {'follow':>6} "
-          f"{'found':>6} {'oos':>6}")
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in args.variants.split(","):
-            row = run(name, Path(scratch))
-            rows.append(row)
-            print(f"{name:30} {row['scifact']:8.4f} {row['arguana']:8.4f} {row['hit@1']:6.3f} {row['hit@5']:6.3f} "
-                  f"{row['mrr']:6.3f} {row['follow_up_hit@5']:6.3f} {row['found_when_answerable']:6.3f} {row['not_found_when_out_of_scope']:6.3f}",
-                  flush=True)
+    args = ap.parse_args(argv)
+    index = IndexStore(args.index).current()
+    splits = json.loads(SPLITS.read_text(encoding="utf-8"))
+    items = [i for i in load_qa_set(QA_SET) if in_split(i, None if args.split == "all" else args.split, splits)]
+    on = "service, second stage on"
+    systems = {"baseline: 200-word windows": measures(baseline_rows(index, items))}
+    if args.reference:
+        systems[f"service at {args.reference}"] = measures(reference_rows(args.reference, args.reports, items))
+    systems["service, second stage off"] = measures(rows(index, items, False))
+    systems[on] = measures(rows(index, items, True))
+    n_in = sum(i.get("answerable", True) for i in items)
+    print(f"split {args.split}: {n_in} answerable and {len(items) - n_in} out-of-scope questions "
+          f"({sum(bool(i.get('history')) for i in items)} follow-ups)\n")
+    others = [k for k in systems if k != on]
+    print("| measure | " + " | ".join(systems) + " | " + " | ".join(f"on - {k.split(':')[0]} (95% CI)" for k in others) + " |")
+    print("| --- |" + " --- |" * (len(systems) + len(others)))
+    result = {"split": args.split, "questions": len(items), "answerable": n_in, "systems": {}}
+    for m in systems[on]:
+        cells = [f"{s[m].mean():.3f}" if m in s else "" for s in systems.values()]
+        for k in others:
+            if m in systems[k]:
+                lo, hi = bootstrap(systems[k][m], systems[on][m])
+                cells.append(f"{systems[on][m].mean() - systems[k][m].mean():+.3f} ({lo:+.3f}..{hi:+.3f})")
+            else:
+                cells.append("")
+        print(f"| {m} | " + " | ".join(cells) + " |")
+    for name, s in systems.items():
+        result["systems"][name] = {m: float(v.mean()) for m, v in s.items()}
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,17 +9,21 @@ import re
 import time
 from datetime import date
 
+from . import config
 from .errors import BadRequest, NotFound
 from .index import Index
 from .search import (DERIVED_REMEMBERED, Filters, Hit, Query, fold_duplicates, make_query, matched_weight,
                      memoised, passage_sentences, prefer_named, search)
+from .rerank import Model, shipped_model, title_terms
+from .rerank import rerank as reorder
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 50
 DEFAULT_TOP_K = 5
 MAX_HISTORY = 20
-MIN_EVIDENCE = 0.4  # share of the question's idf mass the best passage must contain
+MIN_EVIDENCE = 0.42  # share of the question's weight the best passage must contain (tuning split)
 CANDIDATES = 50  # passages considered before the names of the question reorder them
+RERANK_CANDIDATES = 50  # the engine's best passages the second stage reorders
 FEW_CANDIDATES = 3  # passages beyond top_k scored first for a question that names nothing
 NOT_FOUND = ("Nothing in the indexed reports answers this question. Try other words, name the "
              "organisation or topic you mean, or check GET /reports for what is indexed.")
@@ -115,24 +119,36 @@ def _also(index: Index, chunk: int) -> dict:
             "page": citation["page"], "url": citation["url"]}
 
 
-def extract_answer(index: Index, query: Query, passages: list[dict], chunks: list[int], max_sentences: int = 3) -> str:
-    """1-3 sentences of the top passages that answer best, quoted verbatim, each with its [n].
+ANSWER_PASSAGES = 5  # passages whose sentences an answer may quote
+NAME_SHARE = 0.5  # what a sentence's strongest name or title term counts: it picks the report, not the answer
 
-    Within the retrieved passages the question's topic words (a report's name) occur everywhere; the
-    words that pick out the answer occur in few sentences. So a sentence scores, for each question term
-    it holds, log(1 + sentences / sentences holding the term); shorter than a dozen words, it is scaled
-    down. A lead-in shorter than six words is quoted together with the sentence after it. The answer leads with the best
-    sentence of passage [1], the best-ranked evidence, and adds the best sentence of [2] and [3] where
-    they score at least three quarters as well.
+
+def extract_answer(index: Index, query: Query, passages: list[dict], chunks: list[int], max_sentences: int = 3,
+                   ) -> list[tuple[str, int]]:
+    """1-3 sentences of the top passages that answer best, quoted verbatim, each with the rank of the
+    passage it comes from, the best first.
+
+    Candidates are the sentences of passages 1-5 holding a term of the question; the report's own
+    title line and a line with a web or e-mail address never are. Within the retrieved passages the
+    question's topic words occur everywhere; the words that pick out the answer occur in few sentences.
+    So a sentence scores, for each question term it holds, log(1 + sentences / sentences holding the
+    term); the names of the question and its report's title words (they pick the report, not the
+    answer) count once, the strongest of them at NAME_SHARE. Shorter than a dozen words, a sentence
+    is scaled down. A lead-in (shorter than six words, or ending with a colon) is quoted together with
+    the sentence after it. The best sentence of the first passage that has one is quoted, with the
+    best of the passages after it that score at least three quarters as well; the highest scoring of
+    those comes first.
     """
     wanted = set(query.tokens)
+    named = set(query.names)
     sentences = 0
     found = []  # (rank, passage text, start, end, its question terms, words) of the sentences holding any
-    for p, chunk in zip(passages[:3], chunks):
+    for p, chunk in zip(passages[:ANSWER_PASSAGES], chunks):
+        named |= title_terms(index, int(index.chunk_report[chunk]))
         quotable = quotable_sentences(index, chunk)
         sentences += len(quotable)
         for s, e, terms, n_words in quotable:
-            if not wanted.isdisjoint(terms):  # a sentence without a question term scores 0: never chosen
+            if not wanted.isdisjoint(terms) and not _never_quoted(index, chunk, p["text"][s:e]):
                 found.append((p["rank"], p["text"], s, e, wanted & terms, n_words))
     holding = dict.fromkeys(wanted, 0)
     for f in found:
@@ -141,16 +157,28 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
     best: dict[int, tuple[float, str]] = {}
     for rank, text, s, e, terms, n_words in found:
-        score = sum(weight[t] for t in sorted(terms)) * min(1.0, n_words / 12)  # sorted: the same sum in every process
+        # sorted: the same sum in every process
+        topic = sum(weight[t] for t in sorted(terms) if t not in named)
+        about = max((weight[t] for t in terms if t in named), default=0.0)
+        score = (topic + NAME_SHARE * about) * min(1.0, n_words / 12)
         if score > best.get(rank, (0.0, ""))[0]:
             best[rank] = (score, text[s:e])
-    lead_rank = 1 if 1 in best else min(best, default=None)
-    if lead_rank is None:  # no sentence holds a question term: quote the top passage's first sentence
+    if not best:  # no sentence holds a question term: quote the top passage's first sentence
         s, e, _ = passage_sentences(index, chunks[0])[0]
-        return f"{passages[0]['text'][s:e]} [{passages[0]['rank']}]"
-    lead = best[lead_rank][0]
-    chosen = [r for r in sorted(best) if r == lead_rank or best[r][0] >= 0.75 * lead][:max_sentences]
-    return " ".join(f"{best[r][1]} [{r}]" for r in chosen)
+        return [(passages[0]["text"][s:e], passages[0]["rank"])]
+    first = min(best)
+    chosen = [r for r in sorted(best) if r == first or best[r][0] >= 0.75 * best[first][0]][:max_sentences]
+    top = max(chosen, key=lambda r: (best[r][0], -r))
+    return [(best[r][1], r) for r in [top] + [r for r in chosen if r != top]]
+
+
+def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
+    """Is ``sentence`` a line an answer never quotes: its report's own title, or a line with a web or
+    e-mail address (a contact block, a reference)?"""
+    line = sentence.strip()
+    if line == (index.reports[int(index.chunk_report[chunk])].get("title") or "").strip():
+        return True
+    return any(t.startswith(("www.", "http")) or "@" in t for t in line.split())
 
 
 Quotable = tuple[int, int, frozenset, int]  # start and end in the passage's text (stripped), terms, words
@@ -168,8 +196,9 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
     spans = passage_sentences(index, chunk)
     out = []
     for i, (s, e, terms) in enumerate(spans):
-        # A lead-in ("• Reducing reoffending.") is quoted with the sentence that follows it.
-        if len(text[s:e].split()) < 6 and i + 1 < len(spans) and "\n" not in text[e:spans[i + 1][0]]:
+        # A lead-in ("• Reducing reoffending.", "The report concluded:") is quoted with the sentence after it.
+        if i + 1 < len(spans) and (text[s:e].rstrip().endswith(":") or (
+                len(text[s:e].split()) < 6 and "\n" not in text[e:spans[i + 1][0]])):
             e, terms = spans[i + 1][1], terms | spans[i + 1][2]
         piece = text[s:e]
         start, end = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
@@ -178,15 +207,22 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
 
 
 def best_passages(index: Index, query: Query, top_k: int, filters: Filters | None = None,
-                  ) -> tuple[list[tuple[Hit, list[Hit]]], bool]:
+                  model: Model | None = None) -> tuple[list[tuple[Hit, list[Hit]]], bool]:
     """The ``top_k`` passages an answer cites, each with its near-copies folded in, and whether the best
     is from a report that names what the question names.
 
-    The CANDIDATES best passages are looked at when the question names something (the names reorder
+    With a second-stage ``model``, the engine's RERANK_CANDIDATES best are reordered by it
+    (:mod:`qa.rerank`), then by the names of the question, then folded.
+
+    Without it, the CANDIDATES best are looked at when the question names something (the names reorder
     them). Without names, the fold reads hits in rank order and stops at the first new passage past
     ``top_k``, so the FEW_CANDIDATES best give the same result whenever the fold stops inside them
     (or there are no more): scoring the few is cheaper than scoring many. Otherwise it reads the
     CANDIDATES best, as with names."""
+    if model is not None:
+        hits = reorder(index, query, search(index, query, max(top_k, RERANK_CANDIDATES), filters), model)
+        hits, named = prefer_named(index, query, hits)
+        return fold_duplicates(index, hits, top_k), named
     many = max(top_k, CANDIDATES)
     few = top_k + FEW_CANDIDATES
     if not query.names and few < many:
@@ -198,8 +234,20 @@ def best_passages(index: Index, query: Query, top_k: int, filters: Filters | Non
     return fold_duplicates(index, hits, top_k), named
 
 
-def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None) -> dict:
-    """The full /ask response body for one question."""
+def _lead_first(passages: list[dict], quoted: list[tuple[str, int]]) -> tuple[list[dict], list[tuple[str, int]]]:
+    """Passages renumbered so that the one the answer leads with becomes [1] (the others keep their
+    order), and the answer's sentences with them."""
+    order = [quoted[0][1]] + [p["rank"] for p in passages if p["rank"] != quoted[0][1]]
+    new_rank = {old: i + 1 for i, old in enumerate(order)}
+    by_rank = {p["rank"]: p for p in passages}
+    return ([{**by_rank[old], "rank": new_rank[old]} for old in order],
+            [(sentence, new_rank[rank]) for sentence, rank in quoted])
+
+
+def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None,
+        rerank: bool | Model | None = None) -> dict:
+    """The full /ask response body for one question. ``rerank``: True for the shipped second stage,
+    False for none, or a :class:`qa.rerank.Model` to use; by default as ``QA_RERANKER`` says."""
     t0 = time.perf_counter()
     question, top_k, history = validate(question, top_k, history)
     if filters and filters.report_ids:
@@ -210,13 +258,22 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
                 raise BadRequest(f"no report with id {rid!r} is indexed; GET /reports lists them",
                                  code="invalid_filter") from None
     query = make_query(index, question, history)
-    folded, named = best_passages(index, query, top_k, filters)
+    if rerank is None:
+        rerank = config.reranker() == "lexical"
+    model = shipped_model() if rerank is True else rerank or None
+    folded, named = best_passages(index, query, top_k, filters, model)
     passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]
     found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= MIN_EVIDENCE
+    answer = NOT_FOUND
+    if found:
+        quoted = extract_answer(index, query, passages, [h.chunk for h, _ in folded])
+        if quoted[0][1] != 1:  # the passage the answer leads with is shown first
+            passages, quoted = _lead_first(passages, quoted)
+        answer = " ".join(f"{sentence} [{rank}]" for sentence, rank in quoted)
     return {
         "question": question,
         "found": found,
-        "answer": extract_answer(index, query, passages, [h.chunk for h, _ in folded]) if found else NOT_FOUND,
+        "answer": answer,
         "passages": passages,
         "index_version": index.version,
         "took_ms": round((time.perf_counter() - t0) * 1000, 3),

@@ -131,7 +131,8 @@ def ask_endpoint():
         history = request.args.getlist("history") or None
         filters = validate_filters(request.args.getlist("report_id") or None, request.args.get("published_from"),
                                    request.args.get("published_to"))
-    return ask_response(ask(current_index(), question, top_k, history, filters))
+    return ask_response(ask(current_index(), question, top_k, history, filters,
+                            rerank=current_app.config["RERANKER"] == "lexical"))
 
 
 def _positional(x: float) -> bool:
@@ -165,7 +166,7 @@ def openapi():
 def health():
     index = current_index()
     return jsonify({"status": "ok", "index_version": index.version, "reports": len(index.reports),
-                    "chunks": index.n_chunks})
+                    "chunks": index.n_chunks, "reranker": current_app.config["RERANKER"]})
 
 
 @api.route("/reports")
@@ -309,6 +310,7 @@ def create_app(index_dir: str | Path | None = None, test_config: dict | None = N
         DEBUG=False,
         PROPAGATE_EXCEPTIONS=False,
         RATE_LIMIT=os.environ.get("QA_RATE_LIMIT") or None,
+        RERANKER=config.reranker(),  # a malformed QA_RERANKER stops the start with its reason
     )
     app.url_map.merge_slashes = False  # "/reports/x//text" is a 404 envelope, not an HTML redirect page
     app.json.sort_keys = False

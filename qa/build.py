@@ -147,21 +147,24 @@ def _passages_key(digest: str, chunk_size: int, overlap: int) -> str:
 
 
 def _cached_passages(doc: Document, digest: str, cache_dir: Path, chunk_size: int, overlap: int,
-                     use_cache: bool) -> tuple[list[Chunk], list[list[str]]]:
-    """A document's passages and their tokens, from the cache when the same content was chunked and
-    tokenized with the same settings before (an update then only re-reads what changed)."""
+                     use_cache: bool) -> tuple[list[Chunk], list[list[str]], list[list[list[str]]]]:
+    """A document's passages, their tokens and their sentences' tokens, from the cache when the same
+    content was chunked and tokenized with the same settings before (an update then only re-reads
+    what changed)."""
     cache_file = cache_dir / f"{_passages_key(digest, chunk_size, overlap)}.json"
     cached = _read_cache(cache_file, use_cache)
     if cached is not None:
         try:
-            return [Chunk(*c) for c in cached["chunks"]], cached["tokens"]
-        except (KeyError, TypeError):
+            chunks = [Chunk(*c[:5], [tuple(s) for s in c[5]]) for c in cached["chunks"]]
+            return chunks, cached["tokens"], cached["sentence_tokens"]
+        except (KeyError, TypeError, IndexError):
             pass
     chunks = chunk_document(doc, chunk_size, overlap)
     tokens = passage_tokens(doc, chunks)
-    _write_cache(cache_file, {"chunks": [[c.start, c.end, c.page, c.page_end, c.section] for c in chunks],
-                              "tokens": tokens}, f"the passages of {digest[:12]}")
-    return chunks, tokens
+    per_sentence = sentence_tokens(doc, chunks)
+    _write_cache(cache_file, {"chunks": [[c.start, c.end, c.page, c.page_end, c.section, c.sentences] for c in chunks],
+                              "tokens": tokens, "sentence_tokens": per_sentence}, f"the passages of {digest[:12]}")
+    return chunks, tokens, per_sentence
 
 
 def _prune_cache(cache_dir: Path, keep: set[str]) -> None:
@@ -220,11 +223,18 @@ class Indexed:
     doc: Document
     chunks: list[Chunk]
     tokens: list[list[str]]
+    sentence_tokens: list[list[list[str]]]  # per passage, per sentence: its terms in order
 
 
 def passage_tokens(doc: Document, chunks: list[Chunk]) -> list[list[str]]:
     """Index terms of each passage."""
     return [text_mod.tokenize(doc.text[c.start:c.end]) for c in chunks]
+
+
+def sentence_tokens(doc: Document, chunks: list[Chunk]) -> list[list[list[str]]]:
+    """Terms of each sentence of each passage, in order: stored in the index, so that answering reads
+    no sentence splitter and no stemmer."""
+    return [[text_mod.tokenize(doc.text[s:e]) for s, e in c.sentences] for c in chunks]
 
 
 def context_tokens(title: str, section: str | None, passage_opens_with_section: bool) -> list[str]:
@@ -264,12 +274,50 @@ def assemble(items: list[Indexed], settings: dict) -> GenerationData:
     dtypes = {"report": np.int32, "seq": np.int32, "start": np.int64, "end": np.int64,
               "page": np.int32, "page_end": np.int32, "section": np.int32}
     chunk_arrays = {f"chunk_{k}": np.asarray(v, dtype=dtypes[k]) for k, v in chunk_cols.items()}
+    chunk_arrays.update(sentence_arrays(items, {t: i for i, t in enumerate(terms)}))
+    chunk_arrays.update(chunk_bytes(items))
     docs = {i.record["id"]: (i.doc.text, {"pages": [list(p) for p in i.doc.pages],
                                           "headings": [[h.start, h.end, h.title, h.level] for h in i.doc.headings]})
             for i in items}
     learned = acronyms.learn([i.doc.text for i in items])
     return GenerationData(postings, terms, chunk_arrays, list(sections), [i.record for i in items], docs,
                           settings, learned)
+
+
+def sentence_arrays(items: list[Indexed], term_ids: dict[str, int]) -> dict[str, np.ndarray]:
+    """Every passage's sentences, flat: ``chunk_sentences`` (where each passage's sentences start, one
+    more than passages), ``sentence_start`` / ``sentence_end`` (characters from the passage's start),
+    ``sentence_terms`` (where each sentence's terms start) and ``sentence_term_ids`` (its terms in order)."""
+    chunk_sentences, starts, ends, term_offsets, ids = [0], [], [], [0], []
+    for item in items:
+        for c, sentences in zip(item.chunks, item.sentence_tokens, strict=True):
+            for (s, e), tokens in zip(c.sentences, sentences, strict=True):
+                starts.append(s - c.start)
+                ends.append(e - c.start)
+                ids.extend(term_ids[t] for t in tokens if t in term_ids)
+                term_offsets.append(len(ids))
+            chunk_sentences.append(len(starts))
+    return {"chunk_sentences": np.asarray(chunk_sentences, dtype=np.int64),
+            "sentence_start": np.asarray(starts, dtype=np.int32), "sentence_end": np.asarray(ends, dtype=np.int32),
+            "sentence_terms": np.asarray(term_offsets, dtype=np.int64),
+            "sentence_term_ids": np.asarray(ids, dtype=np.int32)}
+
+
+def chunk_bytes(items: list[Indexed]) -> dict[str, np.ndarray]:
+    """Where each passage lies in texts.bin (every report's UTF-8 text, one after the other): byte
+    offsets, so that reading a passage decodes that passage only."""
+    starts, ends, base = [], [], 0
+    for item in items:
+        text = item.doc.text
+        offsets = sorted({x for c in item.chunks for x in (c.start, c.end)})
+        byte_at, done_chars, done_bytes = {}, 0, 0
+        for x in offsets:
+            done_bytes += len(text[done_chars:x].encode("utf-8"))
+            byte_at[x], done_chars = done_bytes, x
+        starts += [base + byte_at[c.start] for c in item.chunks]
+        ends += [base + byte_at[c.end] for c in item.chunks]
+        base += len(text.encode("utf-8"))
+    return {"chunk_byte_start": np.asarray(starts, dtype=np.int64), "chunk_byte_end": np.asarray(ends, dtype=np.int64)}
 
 
 def index_settings(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1,
@@ -322,8 +370,9 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
         if rid in ids:
             rid = f"{rid}-{digest[:8]}"
         ids.add(rid)
-        chunks, tokens = _cached_passages(doc, digest, index_dir / "cache", chunk_size, overlap, incremental)
-        items.append(Indexed(_record(rid, rf, digest, doc, sidecar), doc, chunks, tokens))
+        chunks, tokens, per_sentence = _cached_passages(doc, digest, index_dir / "cache", chunk_size, overlap,
+                                                        incremental)
+        items.append(Indexed(_record(rid, rf, digest, doc, sidecar), doc, chunks, tokens, per_sentence))
     if not items:
         reasons = "".join(f"\n  rejected: {r.reason}" for r in result.rejected)
         raise BuildError(

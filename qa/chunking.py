@@ -8,13 +8,13 @@ is a character range of the report's text, so its ``text`` is always ``report_te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
 from .ingest import Document
 
-CHUNKER_VERSION = 1  # bump when passages change for the same text and settings (invalidates caches)
+CHUNKER_VERSION = 2  # bump when passages change for the same text and settings (invalidates caches); 2: sentences
 CHUNK_SIZE = 200  # words; chosen on the QA set (README, "Choosing the passage size")
 CHUNK_OVERLAP = 0  # sentences repeated when a paragraph is split; measured, README
 MAX_SENTENCE_WORDS = 200
@@ -41,13 +41,15 @@ _WORDS = re.compile(r"\S+")
 
 @dataclass
 class Chunk:
-    """One passage: a character range of its report's text, with its page range and section."""
+    """One passage: a character range of its report's text, with its page range, section and the
+    character ranges of its sentences (in the report's text, in order)."""
 
     start: int
     end: int
     page: int | None
     page_end: int | None
     section: str | None
+    sentences: list[tuple[int, int]] = field(default_factory=list)
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -128,7 +130,7 @@ def chunk_document(doc: Document, size: int = CHUNK_SIZE, overlap: int = CHUNK_O
             if j < len(units) and sum(words[j:]) < size // 4:
                 j = len(units)
             start, end = units[i][0], units[j - 1][1]
-            chunks.append(Chunk(start, end, doc.page_at(start), doc.page_at(end - 1), title))
+            chunks.append(Chunk(start, end, doc.page_at(start), doc.page_at(end - 1), title, units[i:j]))
             if j >= len(units):
                 break
             i = j if new_block[j] else max(j - overlap, i + 1)

@@ -101,7 +101,8 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
-    result = run_eval(Path(args.dataset), index_dir=args.index, top_k=args.top_k, exclude_self=args.exclude_self)
+    result = run_eval(Path(args.dataset), index_dir=args.index, top_k=args.top_k, exclude_self=args.exclude_self,
+                      split=args.split)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -151,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--top-k", type=int, default=5)
     e.add_argument("--exclude-self", action="store_true",
                    help="BEIR: never rank a query's own document (ArguAna)")
+    e.add_argument("--split", choices=("tune", "test"),
+                   help="QA set: only the questions of this split of eval/splits.json (whole reports per split)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 

@@ -22,3 +22,16 @@ def web_dir() -> Path:
     """The chat page's static files: inside the installed package, or ``web/`` of a source checkout."""
     installed = PACKAGE_DIR / "web"
     return installed if installed.is_dir() else PACKAGE_DIR.parent / "web"
+
+
+RERANKERS = ("off", "lexical")
+
+
+def reranker() -> str:
+    """``QA_RERANKER``: ``off`` (the default: the engine's order) or ``lexical`` (the second stage of
+    :mod:`qa.rerank` reorders the engine's best candidates). Off by default because on the test split
+    of the QA set it did not measurably beat the engine's order (docs/quality.md)."""
+    value = (os.environ.get("QA_RERANKER") or "off").strip().lower()
+    if value not in RERANKERS:
+        raise ValueError(f"QA_RERANKER={value!r} is not a reranker: use one of {', '.join(RERANKERS)}")
+    return value

@@ -57,23 +57,50 @@ def is_hit(item: dict, passage: dict, report_files: dict[str, str]) -> bool:
     return any(normalize_phrase(g) in text for g in item.get("gold", []))
 
 
-def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> dict:
+SPLITS = Path(__file__).resolve().parent.parent / "eval" / "splits.json"
+_MARKED = re.compile(r"(.+?) \[(\d+)\](?: |$)", re.DOTALL)
+
+
+def in_split(item: dict, split: str | None, splits: dict) -> bool:
+    """Is ``item`` in ``split`` (all items when None)? An item goes with its report's split; an
+    out-of-scope one with the split of the report it is a near miss for."""
+    if split is None:
+        return True
+    if split not in splits or split == "about":
+        raise BadRequest(f"no split {split!r}: the splits are {', '.join(k for k in splits if k != 'about')}")
+    return Path(item.get("file") or item.get("near") or "").name in splits[split]
+
+
+def answer_is_hit(item: dict, body: dict, report_files: dict[str, str]) -> bool:
+    """Does the quoted answer hold a gold phrase, in a sentence marked with a passage of the right report?"""
+    for sentence, n in _MARKED.findall(body["answer"]):
+        k = int(n) - 1
+        if 0 <= k < len(body["passages"]) and is_hit(item, {**body["passages"][k], "text": sentence}, report_files):
+            return True
+    return False
+
+
+def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5, split: str | None = None,
+                rerank=None, splits_file: Path = SPLITS) -> dict:
+    """Hit@k, MRR, answer hits and abstention on a QA set, on one split of it (``eval/splits.json``) or all."""
     index = IndexStore(index_dir or config.index_dir()).current()
     files = {r["id"]: r["file"] for r in index.reports}
-    items = load_qa_set(path)
+    splits = json.loads(Path(splits_file).read_text(encoding="utf-8")) if split else {}
+    items = [item for item in load_qa_set(path) if in_split(item, split, splits)]
     hits = {1: 0, 3: 0, 5: 0}
     follow_ups = follow_up_hits = 0
     rr = 0.0
-    answerable = found_right_in = found_right_out = out_of_scope = words_read = 0
+    answerable = found_right_in = found_right_out = out_of_scope = words_read = answered = 0
     misses = []
     for item in items:
-        body = ask(index, item["question"], max(top_k, 5), item.get("history") or [])
+        body = ask(index, item["question"], max(top_k, 5), item.get("history") or [], rerank=rerank)
         if not item.get("answerable", True):
             out_of_scope += 1
             found_right_out += not body["found"]
             continue
         answerable += 1
         found_right_in += body["found"]
+        answered += body["found"] and answer_is_hit(item, body, files)
         rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
         shown = body["passages"][:5] if rank is None else body["passages"][:rank]
         words_read += sum(len(p["text"].split()) for p in shown)
@@ -94,6 +121,7 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5) -> di
         "hit@3": hits[3] / n,
         "hit@5": hits[5] / n,
         "mrr": rr / n,
+        "answer_hit": answered / n,
         "words_to_answer": words_read / n,
         "follow_up_hit@5": follow_up_hits / max(follow_ups, 1),
         "found_when_answerable": found_right_in / n,
@@ -120,7 +148,7 @@ def beir_index(folder: Path, workdir: Path, settings: dict | None = None) -> Ind
         doc = builder.build({"title": title}, "text")
         chunk = Chunk(0, len(doc.text), None, None, doc.headings[0].title if doc.headings else None)
         record = {"id": str(d["_id"]), "file": str(d["_id"]), "title": title, "source": str(d["_id"])}
-        items.append(Indexed(record, doc, [chunk], passage_tokens(doc, [chunk])))
+        items.append(Indexed(record, doc, [chunk], passage_tokens(doc, [chunk]), [[]]))
     write_generation(workdir, assemble(items, settings or index_settings()))
     return IndexStore(workdir).current()
 
@@ -160,12 +188,13 @@ def eval_beir(folder: Path, exclude_self: bool = False, settings: dict | None = 
             "documents": len(doc_of), "k1": settings["k1"], "b": settings["b"]}
 
 
-def run_eval(dataset: Path, index_dir: Path | None = None, top_k: int = 5, exclude_self: bool = False) -> dict:
+def run_eval(dataset: Path, index_dir: Path | None = None, top_k: int = 5, exclude_self: bool = False,
+             split: str | None = None) -> dict:
     """``qa eval``: a ``.jsonl`` QA set against the index, or a BEIR folder on its own."""
     if dataset.is_dir():
         if not (dataset / "corpus.jsonl").exists() or not (dataset / "qrels" / "test.tsv").exists():
             raise BadRequest(f"{dataset} is not a BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
         return eval_beir(dataset, exclude_self=exclude_self)
     if dataset.suffix == ".jsonl" and dataset.exists():
-        return eval_qa_set(dataset, index_dir, top_k)
+        return eval_qa_set(dataset, index_dir, top_k, split)
     raise BadRequest(f"{dataset} is neither a BEIR folder nor a .jsonl QA set")

@@ -36,14 +36,16 @@ from .errors import IndexUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: report texts in one texts.bin; 3: acronyms.json
+FORMAT_VERSION = 4  # 2: report texts in one texts.bin; 3: acronyms.json; 4: sentences and byte offsets of passages
 POINTER = "CURRENT"
 GENERATIONS = "generations"
 KEEP_GENERATIONS = int(os.environ.get("QA_KEEP_GENERATIONS") or 3)
 GRACE_SECONDS = float(os.environ.get("QA_GENERATION_GRACE") or 60)
 
 _ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len",
-           "chunk_report", "chunk_seq", "chunk_start", "chunk_end", "chunk_page", "chunk_page_end", "chunk_section")
+           "chunk_report", "chunk_seq", "chunk_start", "chunk_end", "chunk_page", "chunk_page_end", "chunk_section",
+           "chunk_byte_start", "chunk_byte_end", "chunk_sentences", "sentence_start", "sentence_end", "sentence_terms",
+           "sentence_term_ids")
 
 
 def _write_json(path: Path, data) -> None:
@@ -201,7 +203,11 @@ class Index:
         self.chunk_start, self.chunk_end = arr["chunk_start"], arr["chunk_end"]
         self.chunk_page, self.chunk_page_end = arr["chunk_page"], arr["chunk_page_end"]
         self.chunk_section = arr["chunk_section"]
-        self.term_ids: dict[str, int] = {t: i for i, t in enumerate(json.loads((path / "terms.json").read_text("utf-8")))}
+        self._chunk_bytes = (arr["chunk_byte_start"], arr["chunk_byte_end"])
+        self._sentences = tuple(arr[k] for k in ("chunk_sentences", "sentence_start", "sentence_end", "sentence_terms",
+                                                 "sentence_term_ids"))
+        self.terms: list[str] = json.loads((path / "terms.json").read_text("utf-8"))
+        self.term_ids: dict[str, int] = {t: i for i, t in enumerate(self.terms)}
         self.sections: list[str] = json.loads((path / "sections.json").read_text("utf-8"))
         self.reports: list[dict] = json.loads((path / "reports.json").read_text("utf-8"))
         self.report_index = {r["id"]: i for i, r in enumerate(self.reports)}
@@ -212,9 +218,6 @@ class Index:
                        if self._text_offsets[-1] else None)
         self._layouts: list[dict] | None = None
         self._text = lru_cache(maxsize=256)(self._read_text)
-        # Where each passage lies in texts.bin, learnt per report on first use (see chunk_text).
-        self._chunk_bytes = np.zeros((self.n_chunks, 2), dtype=np.int64)
-        self._bytes_known = np.zeros(len(self.reports), dtype=bool)
         self.memo: dict = {}  # what callers derive once per generation (e.g. example questions)
 
     @property
@@ -246,32 +249,20 @@ class Index:
         return f"{self.reports[int(self.chunk_report[i])]['id']}-{int(self.chunk_seq[i])}"
 
     def chunk_text(self, i: int) -> str:
-        """``report_text[chunk_start:chunk_end]``, decoded from the passage's own bytes of texts.bin.
-
-        Slicing the whole decoded report would decode a report per passage once more reports are asked
-        about than the report cache holds; this decodes a report once, to learn its passages' bytes."""
-        report = int(self.chunk_report[i])
-        if not self._bytes_known[report]:
-            self._learn_chunk_bytes(report)
-        start, end = self._chunk_bytes[i].tolist()
+        """``report_text[chunk_start:chunk_end]``, decoded from the passage's own bytes of texts.bin."""
+        start, end = int(self._chunk_bytes[0][i]), int(self._chunk_bytes[1][i])
         return str(self._texts[start:end], "utf-8") if self._texts is not None else ""
 
-    def _learn_chunk_bytes(self, report: int) -> None:
-        """Byte offsets in texts.bin of every passage of ``report`` (character offsets differ from
-        byte offsets wherever the text is not ASCII)."""
-        text = self._text(self.reports[report]["id"])
-        base = int(self._text_offsets[report])
-        chunks = self.chunks_of(self.reports[report]["id"])
-        chars = np.stack([self.chunk_start[chunks], self.chunk_end[chunks]], axis=1).astype(np.int64)
-        if len(text) == int(self._text_offsets[report + 1]) - base:  # ASCII: one byte per character
-            self._chunk_bytes[chunks] = base + chars
-        else:
-            byte_at, done_chars, done_bytes = {}, 0, 0
-            for c in sorted(set(chars.ravel().tolist())):
-                done_bytes += len(text[done_chars:c].encode("utf-8"))
-                byte_at[c], done_chars = done_bytes, c
-            self._chunk_bytes[chunks] = base + np.vectorize(byte_at.__getitem__, otypes=[np.int64])(chars)
-        self._bytes_known[report] = True
+    def sentences(self, i: int) -> list[tuple[int, int, list[str]]]:
+        """The sentences of passage ``i``, as found at build time: their start and end in the passage's
+        text, and their terms in order."""
+        chunk_sentences, starts, ends, term_offsets, term_ids = self._sentences
+        first, last = int(chunk_sentences[i]), int(chunk_sentences[i + 1])
+        bounds = term_offsets[first:last + 1].tolist()
+        ids = term_ids[bounds[0]:bounds[-1]].tolist() if bounds else []
+        terms, base = self.terms, bounds[0] if bounds else 0
+        return [(s, e, [terms[t] for t in ids[a - base:b - base]])
+                for s, e, a, b in zip(starts[first:last].tolist(), ends[first:last].tolist(), bounds, bounds[1:])]
 
     def chunks_of(self, report_id: str) -> np.ndarray:
         return np.flatnonzero(np.asarray(self.chunk_report) == self.report_index[report_id])

@@ -84,7 +84,10 @@ SPEC: dict = {
                                         "properties": {"status": {"type": "string", "enum": ["ok"]},
                                                        "index_version": {"type": "string"},
                                                        "reports": {"type": "integer"},
-                                                       "chunks": {"type": "integer"}}}, "Healthy"),
+                                                       "chunks": {"type": "integer"},
+                                                       "reranker": {"type": "string", "enum": ["off", "lexical"],
+                                                                    "description": "the second stage in use (QA_RERANKER)"}}},
+                                   "Healthy"),
                           **_errors(503)}}},
         "/reports": {"get": {
             "operationId": "listReports", "summary": "The indexed reports",

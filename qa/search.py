@@ -10,7 +10,6 @@ from functools import lru_cache, partial
 import numpy as np
 
 from . import bm25
-from .chunking import sentences
 from .index import Index
 from .text import name_phrases, name_terms, normalize, tokenize
 
@@ -34,11 +33,17 @@ class Query:
     idf: dict[str, float]  # the question's own terms: how much each one tells passages apart
     names: list[str] = field(default_factory=list)  # terms of the names the question mentions
     phrases: list[str] = field(default_factory=list)  # its names of two words or more, as written
+    weighted: dict[str, float] = field(default_factory=dict)  # every term looked for -> idf x its weight
+    boost: dict[str, float] = field(default_factory=dict)  # every term looked for -> its weight (1 if asked)
+    question: str = ""
+    expanded: frozenset = frozenset()  # terms added for an acronym or a long form (they say the same again)
+    same_as: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # term -> term sets saying the same
 
 
-def expansions(index: Index, tokens: list[str]) -> list[tuple[str, float]]:
-    """(term, weight) pairs the corpus's own acronyms add: the long form's terms for an acronym, the
-    acronym for a long form written out in full."""
+def expansions(index: Index, tokens: list[str]) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, ...]]]]:
+    """What the corpus's own acronyms add to a question: (term, weight) pairs (the long form's terms
+    for an acronym, the acronym for a long form written out in full), and for each question term the
+    sets of terms that say the same (for "crc": the terms of "community rehabilitation company")."""
     asked = set(tokens)
     if "long_forms" not in index.memo:  # first term of a long form -> (acronym, long form)
         by_first: dict[str, list[tuple[str, list[str]]]] = {}
@@ -46,13 +51,17 @@ def expansions(index: Index, tokens: list[str]) -> list[tuple[str, float]]:
             by_first.setdefault(long_form[0], []).append((acronym, long_form))
         index.memo["long_forms"] = by_first
     extra = []
+    same_as: dict[str, list[tuple[str, ...]]] = {}
     for t in dict.fromkeys(tokens):
         if t in index.acronyms:
             extra += [(term, ACRONYM_WEIGHT) for term in index.acronyms[t]]
+            same_as.setdefault(t, []).append(tuple(index.acronyms[t]))
         for acronym, long_form in index.memo["long_forms"].get(t, ()):
             if set(long_form) <= asked:
                 extra.append((acronym, ACRONYM_WEIGHT))
-    return extra
+                for term in long_form:
+                    same_as.setdefault(term, []).append((acronym,))
+    return extra, same_as
 
 
 def memoised(index: Index, name: str, fn: Callable, maxsize: int) -> Callable:
@@ -70,23 +79,23 @@ def make_query(index: Index, question: str, history: list[str] | None = None) ->
     unseen = float(np.log(index.n_chunks + 0.5) - np.log(0.5))
     idf = {t: (max(float(index.idf[index.term_ids[t]]), 0.0) if t in index.term_ids else unseen) for t in tokens}
     names, phrases = name_terms(question), name_phrases(question)
-    extra = expansions(index, tokens)
+    extra, same_as = expansions(index, tokens)
+    weighted, boost = dict(idf), dict.fromkeys(idf, 1.0)
     if not history and not extra:
-        return Query(tokens, terms, None, idf, names, phrases)
+        return Query(tokens, terms, None, idf, names, phrases, weighted, boost, question)
     weights = [1.0] * len(terms)
     asked = set(tokens)
-    for t, w in extra:
+    added = [(t, w) for t, w in extra]
+    for earlier, w in zip(reversed(history or []), HISTORY_WEIGHTS):
+        added += [(t, w) for t in dict.fromkeys(tokenize(earlier))]
+    for t, w in added:
         if t not in asked and t in index.term_ids:
             asked.add(t)
             terms.append(index.term_ids[t])
             weights.append(w)
-    for earlier, w in zip(reversed(history or []), HISTORY_WEIGHTS):
-        for t in dict.fromkeys(tokenize(earlier)):
-            if t not in asked and t in index.term_ids:
-                asked.add(t)
-                terms.append(index.term_ids[t])
-                weights.append(w)
-    return Query(tokens, terms, weights, idf, names, phrases)
+            weighted[t], boost[t] = w * max(float(index.idf[index.term_ids[t]]), 0.0), w
+    return Query(tokens, terms, weights, idf, names, phrases, weighted, boost, question,
+                 frozenset(t for t, _ in extra), same_as)
 
 
 @dataclass
@@ -126,7 +135,8 @@ def search(index: Index, query: Query, top_k: int, filters: Filters | None = Non
     return [Hit(c, s) for c, s in zip(best.tolist(), scores.tolist())]
 
 
-def _reports_with(index: Index, term: str) -> np.ndarray:
+def reports_with(index: Index, term: str) -> np.ndarray:
+    """A boolean per report: does it hold ``term``?"""
     has = np.zeros(len(index.reports), dtype=bool)
     tid = index.term_ids.get(term)
     if tid is not None:
@@ -162,11 +172,11 @@ def _report_says(index: Index, report: int, phrase: str) -> bool:
 
 
 def _reports_naming_one(index: Index, name: str) -> np.ndarray:
-    has = _reports_with(index, name)
+    has = reports_with(index, name)
     if name in index.acronyms:
         long_form = np.ones(len(index.reports), dtype=bool)
         for term in index.acronyms[name]:
-            long_form &= _reports_with(index, term)
+            long_form &= reports_with(index, term)
         has |= long_form
     has.flags.writeable = False  # shared by every later question naming it
     return has
@@ -216,14 +226,13 @@ DERIVED_REMEMBERED = 20_000
 
 
 def passage_sentences(index: Index, chunk: int) -> tuple[Sentence, ...]:
-    """The sentences of a passage with their terms, remembered per generation (popular passages come
-    back again and again; sentence splitting and stemming are the costly part of an answer)."""
-    return memoised(index, "sentences", _split_passage, PASSAGES_REMEMBERED)(chunk)
+    """The sentences of a passage with their terms, as the build found them (no sentence splitter or
+    stemmer runs here), remembered per generation: popular passages come back again and again."""
+    return memoised(index, "sentences", _passage_sentences, PASSAGES_REMEMBERED)(chunk)
 
 
-def _split_passage(index: Index, chunk: int) -> tuple[Sentence, ...]:
-    text = index.chunk_text(chunk)
-    return tuple((s, e, frozenset(tokenize(text[s:e]))) for s, e in sentences(text))
+def _passage_sentences(index: Index, chunk: int) -> tuple[Sentence, ...]:
+    return tuple((s, e, frozenset(terms)) for s, e, terms in index.sentences(chunk))
 
 
 def passage_terms(index: Index, chunk: int) -> frozenset:
@@ -253,18 +262,40 @@ def fold_duplicates(index: Index, hits: list[Hit], top_k: int) -> list[tuple[Hit
     return [(h, copies) for h, copies, _ in kept]
 
 
-def matched_weight(index: Index, query: Query, chunk: int) -> float:
-    """Share of the question's idf mass that passage ``chunk`` contains (0..1): evidence strength."""
+def _doc_ids_view(index: Index) -> memoryview:
     if "doc_ids_view" not in index.memo:  # bisect over a memoryview: no array slice per term
         index.memo["doc_ids_view"] = memoryview(index.doc_ids).cast("B").cast("i")
-    doc_ids = index.memo["doc_ids_view"]
+    return index.memo["doc_ids_view"]
+
+
+def posting(index: Index, term: str, chunk: int) -> int | None:
+    """Where (term, passage ``chunk``) is in the postings, or None when the passage lacks the term."""
+    tid = index.term_ids.get(term)
+    if tid is None:
+        return None
+    doc_ids = _doc_ids_view(index)
+    e = int(index.offsets[tid + 1])
+    pos = bisect_left(doc_ids, chunk, int(index.offsets[tid]), e)
+    return pos if pos < e and doc_ids[pos] == chunk else None
+
+
+def impact(index: Index, term: str, chunk: int) -> float:
+    """The BM25 score ``term`` adds to passage ``chunk`` (0 when the passage lacks it)."""
+    pos = posting(index, term, chunk)
+    return 0.0 if pos is None else float(index.impacts[pos])
+
+
+def matched_weight(index: Index, query: Query, chunk: int) -> float:
+    """Share of the question's weight that passage ``chunk`` contains (0..1): evidence strength. Each
+    term weighs its idf times its weight in the query, so a follow-up ("did the government accept
+    that?") is judged with the terms of the question it follows, at their lower weights. An acronym
+    counts once: held when the passage has it or all the words it stands for (and the other way round)."""
     total = matched = 0.0
-    for t, idf in query.idf.items():
-        tid = index.term_ids.get(t)
-        total += idf
-        if tid is not None:
-            e = int(index.offsets[tid + 1])
-            pos = bisect_left(doc_ids, chunk, int(index.offsets[tid]), e)
-            if pos < e and doc_ids[pos] == chunk:
-                matched += idf
+    for t, w in query.weighted.items():
+        if t in query.expanded and t not in query.idf:
+            continue
+        total += w
+        if posting(index, t, chunk) is not None or any(
+                all(posting(index, x, chunk) is not None for x in alt) for alt in query.same_as.get(t, ())):
+            matched += w
     return matched / total if total > 0 else 0.0

@@ -98,7 +98,7 @@ def test_wrong_method_is_an_envelope_too(client):
 def test_health_and_reports(client, sample_index):
     health = client.get("/health").get_json()
     assert health == {"status": "ok", "index_version": sample_index.version, "reports": 1,
-                      "chunks": sample_index.n_chunks}
+                      "chunks": sample_index.n_chunks, "reranker": "off"}
     reports = client.get("/reports").get_json()
     assert reports[0]["id"] == "2018-03-london-crc-press-release"
     assert {"id", "title", "published", "source", "chunks"} <= set(reports[0])

@@ -217,3 +217,80 @@ def test_american_spellings_find_the_british_words_of_a_report(tmp_path):
     assert body["answer"].startswith("The organisation prioritised offending behaviour programmes at the centre")
     body = ask(eastshire, "were license conditions met and offenses recorded?")
     assert body["found"] and "licence conditions" in first(body)["text"]
+
+
+def _report(tmp_path, name: str, text: str):
+    (tmp_path / f"{name}.md").write_text(text)
+    build_index(tmp_path, tmp_path / "index")
+    return IndexStore(tmp_path / "index").current()
+
+
+def test_the_answer_never_quotes_a_contact_line(tmp_path):
+    eastfield = _report(tmp_path, "eastfield", (
+        "# Eastfield Primary School\n\n"
+        "For effective safeguarding advice see www.eastfield.example or write to safeguarding@eastfield.example\n\n"
+        "Leaders have not made sure that the arrangements for safeguarding pupils are effective.\n\n"
+        + "".join(f"## Teaching {i}\n\n{FILLER}\n\n" for i in range(3))))
+    body = ask(eastfield, "How effective is safeguarding at Eastfield Primary School?")
+    assert body["found"]
+    assert body["answer"].startswith("Leaders have not made sure that the arrangements for safeguarding"), body["answer"]
+
+
+def test_names_count_once_in_the_sentence_the_answer_quotes(tmp_path):
+    """The sentence that repeats the question's names loses to the one that holds the fact."""
+    london = _report(tmp_path, "london", (
+        "# London probation inspection\n\n"
+        "This is the second inspection of the London Community Rehabilitation Company (CRC) by the "
+        "inspectorate, and the London CRC was inspected across London.\n\n"
+        "The CRC is owned by MTCnovo, a company created specifically to own CRCs in England.\n\n"
+        + "".join(f"## Staffing {i}\n\n{FILLER}\n\n" for i in range(3))))
+    body = ask(london, "which company owns the London Community Rehabilitation Company")
+    assert body["answer"].startswith("The CRC is owned by MTCnovo"), body["answer"]
+
+
+def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_follows(tmp_path):
+    wales = _report(tmp_path, "wales", (
+        "# Resilience in Wales\n\n"
+        "A December 2012 report by the Wales Audit Office on civil contingencies concluded:\n\n"
+        "- Too many emergency planning groups and unclear accountabilities add inefficiency.\n\n"
+        + "".join(f"## Staffing {i}\n\n{FILLER}\n\n" for i in range(3))))
+    body = ask(wales, "What did the Wales Audit Office conclude about civil contingencies in 2012?")
+    lead = body["answer"].split(" [1]")[0]
+    assert lead.startswith("A December 2012 report by the Wales Audit Office on civil contingencies concluded:")
+    assert lead.endswith("Too many emergency planning groups and unclear accountabilities add inefficiency.")
+
+
+def test_the_best_quoted_sentence_comes_first_with_its_passage(tmp_path):
+    """A passage the engine ranks second that answers better than the first is quoted first and shown
+    first; the first passage's sentence follows."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "a.md").write_text("# Prison visits\n\nPrison visits were often cancelled, and prison visits started "
+                                  "late. Visitors to prison visits complained about prison visits.\n\n" + FILLER + "\n")
+    (reports / "b.md").write_text("# Bans\n\nA visitor caught smuggling is banned for three months.\n\n" + FILLER + "\n")
+    for i in range(3):  # with two reports, every term is in half of them and rank-bm25's idf is 0
+        (reports / f"staffing-{i}.md").write_text(f"# Staffing {i}\n\n{FILLER}\n")
+    build_index(reports, tmp_path / "index")
+    prisons = IndexStore(tmp_path / "index").current()
+    body = ask(prisons, "visitor banned for smuggling into prison visits")
+    assert body["answer"] == ("A visitor caught smuggling is banned for three months. [1] "
+                              "Visitors to prison visits complained about prison visits. [2]")
+    assert [p["citation"]["report_id"] for p in body["passages"][:2]] == ["b", "a"]
+    assert body["passages"][0]["score"] < body["passages"][1]["score"]  # the engine had them the other way
+
+
+@pytest.mark.shared
+def test_the_answer_leads_with_passage_1_and_quotes_its_passages_verbatim(corpus_index):
+    """Wherever the best sentence comes from, its passage is shown first and the markers follow it."""
+    questions = [json.loads(line) for line in QA_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    moved = 0
+    for item in questions:
+        body = ask(corpus_index, item["question"], history=item["history"])
+        moved += body["passages"] != ask(corpus_index, item["question"], history=item["history"])["passages"]
+        if body["found"]:
+            parts = re.findall(r"(.+?) \[(\d+)\](?: |$)", body["answer"], re.DOTALL)
+            assert parts and parts[0][1] == "1", item["id"]
+            for sentence, n in parts:
+                assert sentence.strip() in body["passages"][int(n) - 1]["text"], item["id"]
+            assert [p["rank"] for p in body["passages"]] == list(range(1, len(body["passages"]) + 1))
+    assert moved == 0  # the same question gets the same reply
