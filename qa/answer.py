@@ -137,7 +137,7 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     is scaled down. A lead-in (shorter than six words, or ending with a colon) is quoted together with
     the sentence after it. The best sentence of the first passage that has one is quoted, with the
     best of the passages after it that score at least three quarters as well; the highest scoring of
-    those comes first.
+    those comes first, and when it holds more than names, sentences holding only names are left out.
     """
     wanted = set(query.tokens)
     named = set(query.names)
@@ -155,20 +155,22 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
         for t in f[4]:
             holding[t] += 1
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
-    best: dict[int, tuple[float, str]] = {}
+    best: dict[int, tuple[float, str, bool]] = {}
     for rank, text, s, e, terms, n_words in found:
         # sorted: the same sum in every process
         topic = sum(weight[t] for t in sorted(terms) if t not in named)
         about = max((weight[t] for t in terms if t in named), default=0.0)
         score = (topic + NAME_SHARE * about) * min(1.0, n_words / 12)
-        if score > best.get(rank, (0.0, ""))[0]:
-            best[rank] = (score, text[s:e])
+        if score > best.get(rank, (0.0, "", False))[0]:
+            best[rank] = (score, text[s:e], topic > 0)
     if not best:  # no sentence holds a question term: quote the top passage's first sentence
         s, e, _ = passage_sentences(index, chunks[0])[0]
         return [(passages[0]["text"][s:e], passages[0]["rank"])]
     first = min(best)
     chosen = [r for r in sorted(best) if r == first or best[r][0] >= 0.75 * best[first][0]][:max_sentences]
     top = max(chosen, key=lambda r: (best[r][0], -r))
+    if best[top][2]:  # a sentence that only repeats the question's names adds nothing to one that answers
+        chosen = [r for r in chosen if best[r][2]]
     return [(best[r][1], r) for r in [top] + [r for r in chosen if r != top]]
 
 

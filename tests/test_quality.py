@@ -248,6 +248,17 @@ def test_names_count_once_in_the_sentence_the_answer_quotes(tmp_path):
     assert body["answer"].startswith("The CRC is owned by MTCnovo"), body["answer"]
 
 
+@pytest.mark.shared
+def test_on_the_whole_corpus_the_seed_answer_speaks_of_public_protection_only(corpus_index):
+    """Every sentence quoted holds the question's topic; none only repeats "London CRC" (the "Notes to
+    editors" sentence naming the CRC was quoted second before)."""
+    body = ask(corpus_index, "how is London CRC doing on public protection?")
+    parts = re.findall(r"(.+?) \[(\d+)\](?: |$)", body["answer"], re.DOTALL)
+    assert body["found"] and parts
+    for sentence, _ in parts:
+        assert "public" in sentence.lower() or "protect" in sentence.lower(), sentence
+
+
 def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_follows(tmp_path):
     wales = _report(tmp_path, "wales", (
         "# Resilience in Wales\n\n"
