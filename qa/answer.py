@@ -177,10 +177,12 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
 def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
     """Is ``sentence`` a line an answer never quotes: its report's own title, or a line with a web or
     e-mail address (a contact block, a reference)?"""
-    line = sentence.strip()
-    if line == (index.reports[int(index.chunk_report[chunk])].get("title") or "").strip():
+    if _CONTACT.search(sentence):
         return True
-    return any(t.startswith(("www.", "http")) or "@" in t for t in line.split())
+    return sentence.strip() == (index.reports[int(index.chunk_report[chunk])].get("title") or "").strip()
+
+
+_CONTACT = re.compile(r"(?<!\S)(?:www\.|https?:)|\S@\S")
 
 
 Quotable = tuple[int, int, frozenset, int]  # start and end in the passage's text (stripped), terms, words
