@@ -147,8 +147,8 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
         named |= title_terms(index, int(index.chunk_report[chunk]))
         quotable = quotable_sentences(index, chunk)
         sentences += len(quotable)
-        for s, e, terms, n_words in quotable:
-            if not wanted.isdisjoint(terms) and not _never_quoted(index, chunk, p["text"][s:e]):
+        for s, e, terms, n_words, may_quote in quotable:
+            if may_quote and not wanted.isdisjoint(terms):
                 found.append((p["rank"], p["text"], s, e, wanted & terms, n_words))
     holding = dict.fromkeys(wanted, 0)
     for f in found:
@@ -185,11 +185,12 @@ def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
 _CONTACT = re.compile(r"(?<!\S)(?:www\.|https?:)|\S@\S")
 
 
-Quotable = tuple[int, int, frozenset, int]  # start and end in the passage's text (stripped), terms, words
+# start and end in the passage's text (stripped), terms, words, and whether an answer may quote it
+Quotable = tuple[int, int, frozenset, int, bool]
 
 
 def quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
-    """Each sentence of a passage that an answer may quote, remembered per generation: it is the same
+    """Each sentence of a passage as an answer would quote it, remembered per generation: it is the same
     for every question, so only the scoring is done per question. Offsets rather than strings, to keep
     the memory per passage small."""
     return memoised(index, "quotable", _quotable_sentences, DERIVED_REMEMBERED)(chunk)
@@ -206,7 +207,7 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
             e, terms = spans[i + 1][1], terms | spans[i + 1][2]
         piece = text[s:e]
         start, end = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
-        out.append((start, end, terms, len(piece.split())))
+        out.append((start, end, terms, len(piece.split()), not _never_quoted(index, chunk, piece)))
     return tuple(out)
 
 

@@ -132,3 +132,40 @@ def test_passage_text_is_the_report_text_slice_whatever_the_characters(tmp_path)
     for i in range(index.n_chunks):
         rid = index.reports[int(index.chunk_report[i])]["id"]
         assert index.chunk_text(i) == index.report_text(rid)[int(index.chunk_start[i]):int(index.chunk_end[i])]
+
+
+def _stored_sentences_are_the_splitter_s(index, every: int = 1) -> None:
+    from qa.chunking import sentences
+    from qa.text import tokenize
+
+    for c in range(0, index.n_chunks, every):
+        text = index.chunk_text(c)
+        stored = index.sentences(c)
+        assert [(s, e) for s, e, _ in stored] == sentences(text), (index.chunk_id(c), text[:80])
+        assert [terms for _, _, terms in stored] == [tokenize(text[s:e]) for s, e, _ in stored]
+
+
+def test_every_passage_s_sentences_and_terms_are_stored_at_build_time(sample_index):
+    """The sentences the index stores are what the splitter and the tokenizer give for the passage, so
+    answering reads them instead of running either."""
+    _stored_sentences_are_the_splitter_s(sample_index)
+
+
+@pytest.mark.shared
+def test_stored_sentences_on_the_real_reports(corpus_index):
+    _stored_sentences_are_the_splitter_s(corpus_index, every=7)
+
+
+def test_answering_runs_no_sentence_splitter(sample_index_dir, monkeypatch):
+    from qa import chunking
+    from qa.answer import ask
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the sentence splitter ran while answering")
+
+    index = IndexStore(sample_index_dir).current()
+    index.memo.clear()
+    monkeypatch.setattr(chunking._punkt, "span_tokenize", refuse)
+    for question in ("how is London CRC doing on public protection?", "who owns the CRC?", "unpaid work"):
+        body = ask(index, question)
+        assert body["passages"] and body["answer"]
