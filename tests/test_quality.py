@@ -220,7 +220,9 @@ def test_american_spellings_find_the_british_words_of_a_report(tmp_path):
 
 
 def _report(tmp_path, name: str, text: str):
-    (tmp_path / f"{name}.md").write_text(text)
+    """An index of one Markdown report: ``text`` and three sections of filler after it (a few passages
+    that hold none of the question's words, so its terms have a useful idf)."""
+    (tmp_path / f"{name}.md").write_text(text + "".join(f"## Staffing {i}\n\n{FILLER}\n\n" for i in range(3)))
     build_index(tmp_path, tmp_path / "index")
     return IndexStore(tmp_path / "index").current()
 
@@ -229,8 +231,7 @@ def test_the_answer_never_quotes_a_contact_line(tmp_path):
     eastfield = _report(tmp_path, "eastfield", (
         "# Eastfield Primary School\n\n"
         "For effective safeguarding advice see www.eastfield.example or write to safeguarding@eastfield.example\n\n"
-        "Leaders have not made sure that the arrangements for safeguarding pupils are effective.\n\n"
-        + "".join(f"## Teaching {i}\n\n{FILLER}\n\n" for i in range(3))))
+        "Leaders have not made sure that the arrangements for safeguarding pupils are effective.\n\n"))
     body = ask(eastfield, "How effective is safeguarding at Eastfield Primary School?")
     assert body["found"]
     assert body["answer"].startswith("Leaders have not made sure that the arrangements for safeguarding"), body["answer"]
@@ -242,8 +243,7 @@ def test_names_count_once_in_the_sentence_the_answer_quotes(tmp_path):
         "# London probation inspection\n\n"
         "This is the second inspection of the London Community Rehabilitation Company (CRC) by the "
         "inspectorate, and the London CRC was inspected across London.\n\n"
-        "The CRC is owned by MTCnovo, a company created specifically to own CRCs in England.\n\n"
-        + "".join(f"## Staffing {i}\n\n{FILLER}\n\n" for i in range(3))))
+        "The CRC is owned by MTCnovo, a company created specifically to own CRCs in England.\n\n"))
     body = ask(london, "which company owns the London Community Rehabilitation Company")
     assert body["answer"].startswith("The CRC is owned by MTCnovo"), body["answer"]
 
@@ -263,8 +263,7 @@ def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_follows(tmp_path):
     wales = _report(tmp_path, "wales", (
         "# Resilience in Wales\n\n"
         "A December 2012 report by the Wales Audit Office on civil contingencies concluded:\n\n"
-        "- Too many emergency planning groups and unclear accountabilities add inefficiency.\n\n"
-        + "".join(f"## Staffing {i}\n\n{FILLER}\n\n" for i in range(3))))
+        "- Too many emergency planning groups and unclear accountabilities add inefficiency.\n\n"))
     body = ask(wales, "What did the Wales Audit Office conclude about civil contingencies in 2012?")
     lead = body["answer"].split(" [1]")[0]
     assert lead.startswith("A December 2012 report by the Wales Audit Office on civil contingencies concluded:")
