@@ -222,3 +222,24 @@ def test_every_shared_report_has_a_title_a_reader_recognises_and_no_author_as_pu
     assert records["other/HMPPS-Management-of-Security-at-Visits-Policy-Framework-Closed-Estate.pdf"]["published"] \
         == "2023-05-30"
     assert records["reports/2018-03-london-crc-press-release.txt"]["publisher"] == "HM Inspectorate of Probation"
+
+
+@pytest.mark.shared
+def test_citations_reports_browse_and_the_viewer_show_the_names_read_from_the_documents(corpus_client):
+    listed = {r["id"]: r for r in corpus_client.get("/reports").get_json()}
+    blood = next(r for r in listed.values() if r["title"] == "Infected Blood Inquiry: Overview and Recommendations")
+    assert blood["publisher"] == "Infected Blood Inquiry" and blood["published"] == "2024-05-20"
+    assert not {"[Insert title of document]", "Committee Report 4.3"} & {r["title"] for r in listed.values()}
+    assert not {"coopersk", "Heseltine, Rachel"} & {r["publisher"] for r in listed.values()}
+    browse = corpus_client.get("/browse").get_data(as_text=True)
+    assert "Infected Blood Inquiry: Overview and Recommendations" in browse and "Insert title" not in browse
+    assert "July 2024" in browse  # a cover's month and year, written out
+    ofsted = next(r for r in listed.values() if r["title"] == "Rounds Green Primary School")
+    assert ofsted["inspected"] == "2016-11-09/2016-11-10"
+    page = corpus_client.get(f"/reports/{ofsted['id']}").get_data(as_text=True)
+    assert "<h1 id=\"report-title\">Rounds Green Primary School</h1>" in page
+    assert "<dd>Ofsted</dd>" in page and "9–10 November 2016" in page
+    body = corpus_client.get("/ask", query_string={"q": "What did the Infected Blood Inquiry recommend about compensation?"}).get_json()
+    cited = {p["citation"]["title"] for p in body["passages"]}
+    assert cited and cited <= {r["title"] for r in listed.values()}
+    assert cited & {"Infected Blood Inquiry: Overview and Recommendations", "Government Response to the Infected Blood Inquiry"}
