@@ -31,6 +31,7 @@ def test_placeholders_file_names_drafts_and_single_words_do_not_read_as_titles(n
 
 
 @pytest.mark.parametrize("name", ["The Space Economy: Act Now or Lose Out", "Inspection of Example CRC",
+                                  "Clean Air Strategy", "Final report of the Leveson Inquiry",
                                   "UK Covid-19 Inquiry - Module 1: The resilience and preparedness of the United Kingdom"])
 def test_real_titles_read_as_titles(name):
     assert reads_as_title(name)
@@ -124,6 +125,7 @@ def test_the_lexicon_names_uk_public_bodies():
     assert publisher_named("Government Response to the Infected Blood Inquiry",
                            "Government Response to the Infected Blood Inquiry") == "HM Government"
     assert publisher_named("coopersk wrote this on a Tuesday") is None
+    assert publisher_named("The Police said this Inquiry and the Committee met. This Committee agreed") is None
 
 
 def test_html_title_og_then_h1_then_title_less_the_site_name():
@@ -175,6 +177,16 @@ def test_an_index_of_the_previous_format_is_refused_with_how_to_rebuild(tmp_path
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 4}))
     with pytest.raises(IndexUnavailable, match=r"format version 4.*rebuild it with 'qa index build'"):
         Index(manifest.parent)
+
+
+def test_a_hostile_cover_is_read_in_bounded_time(tmp_path):
+    import time
+    start = time.monotonic()
+    cover = "Aa " * 300_000 + "[" * 100_000
+    publisher_named(cover)
+    stated_dates(cover)
+    reads_as_title(cover)
+    assert time.monotonic() - start < 2
 
 
 # --- the shared corpus --------------------------------------------------------------------------

@@ -4,13 +4,15 @@ the dates it states.
 File metadata is written by programs and by the people who saved the file ("[Insert title of
 document]", "coopersk", "Acrobat Pro 24.2"), so a report's own words come first: every reader
 (PDF, HTML, Markdown, text) hands the opening text of its report here. ``cover`` is that text with
-one display block or paragraph a line.
+one display block or paragraph a line, and no longer than :data:`COVER_CHARS` (the patterns here
+then take bounded time whatever a hostile file holds).
 """
 from __future__ import annotations
 
 import re
 from datetime import date
 
+COVER_CHARS = 20_000
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
@@ -26,17 +28,19 @@ _INSPECTED = re.compile(
 
 _PLACEHOLDER = re.compile(r"\[.*\]|\binsert\b|^(microsoft (word|powerpoint|excel)\b|untitled\b|document\s*\d*$)", re.I)
 _FILE_NAME = re.compile(r"\.(docx?|pdf|indd|xlsx?|pptx?|odt|rtf|txt|html?)$|^[\w.-]+$", re.I)
-_DRAFT = re.compile(r"^\d{6,8}\b|\b(final|draft|v\d+(\.\d+)*|standard print|track(ed)? changes|clean)\b|\b\d+\.\d+$",
-                    re.I)
+_DRAFT = re.compile(r"^\d{6,8}\b|\b(FINAL|DRAFT|[vV]\d+(\.\d+)*)\b|\b\d+\.\d+$|"
+                    r"(?i:\((standard|large) print\)|\btrack(ed)? changes\b)")
 _GENERIC = re.compile(r"^(the\s+)?(final\s+|full\s+|main\s+)?(report|guidance|summary|document|response|contents|"
                       r"overview|introduction|foreword|title|cover)$", re.I)
 _CONNECTIVE_END = re.compile(r"\b(to|of|on|and|or|the|a|an|for|in|at|by|with|from|into)$|[,:–-]$", re.I)
 
 _NAME_WORD = r"(?:UK|IT|NHS|[A-Z][a-z][\w’'-]*)"
 _LINK_WORD = r"(?:and|with|of|on|for|into|the|&)"
-_COMMITTEE = re.compile(rf"(?<![\w-])(?!The\b){_NAME_WORD}(?: (?:{_NAME_WORD}|{_LINK_WORD}))*? (?:Select )?Committee\b")
+_NOT_A_NAME = r"(?!(?:The|This|That|These|Its|Our|Their|Each|Every|An?|In|Report|Select|Sub|Inquiry|Committee)\b)"
+_COMMITTEE = re.compile(rf"(?<![\w-]){_NOT_A_NAME}{_NAME_WORD}(?: (?:{_NAME_WORD}|{_LINK_WORD})){{0,8}}? "
+                        r"(?:Select )?Committee\b")
 _HOUSE = re.compile(r"\bHouse of (Lords|Commons)\b", re.I)
-_INQUIRY = re.compile(rf"(?<![\w-])(?!The\b|Report\b){_NAME_WORD}(?: (?:{_NAME_WORD}|of|into))*? Inquiry\b")
+_INQUIRY = re.compile(rf"(?<![\w-]){_NOT_A_NAME}{_NAME_WORD}(?: (?:{_NAME_WORD}|of|into)){{0,6}}? Inquiry\b")
 _GOVERNMENT = re.compile(r"^(UK |HM |His Majesty['’]s |Her Majesty['’]s )?Government\b", re.I)
 _BODIES: list[tuple[re.Pattern, str | None]] = [  # a pattern, and the body's usual name (None: as found)
     (re.compile(r"\bOfsted\b"), "Ofsted"),
@@ -50,7 +54,7 @@ _BODIES: list[tuple[re.Pattern, str | None]] = [  # a pattern, and the body's us
     (re.compile(r"\b(?:Home Office|Cabinet Office|HM Treasury|Foreign, Commonwealth (?:and|&) Development Office)\b"),
      None),
     (re.compile(r"\b(?:Metropolitan Police(?: Service)?|Met HQ)\b"), "Metropolitan Police Service"),
-    (re.compile(r"\b(?:[A-Z][a-z]+ ){1,3}(?:Police|Constabulary)\b(?! and)"), None),
+    (re.compile(rf"\b{_NOT_A_NAME}(?:[A-Z][a-z]+ ){{1,3}}(?:Police|Constabulary)\b(?! and)"), None),
     (re.compile(r"\bParliamentary and Health Service Ombudsman\b"), None),
     (_INQUIRY, None),
 ]
@@ -60,7 +64,7 @@ def reads_as_title(text: str | None) -> bool:
     """A name a reader would take for a report's title: not a template placeholder, a file name, a
     date-stamped draft name, a single word, a generic label ("Report") or a line cut off mid-phrase."""
     text = (text or "").strip()
-    if not text or len(text.split()) < 2 or len(text.split()) > 40:
+    if not 2 <= len(text.split()) <= 40 or len(text) > 300:
         return False
     return not (_PLACEHOLDER.search(text) or _FILE_NAME.search(text) or _DRAFT.search(text)
                 or _GENERIC.match(text) or _CONNECTIVE_END.search(text))
@@ -92,7 +96,7 @@ def publisher_named(cover: str, title: str | None = None, colophon: str = "") ->
     """
     if title and _GOVERNMENT.match(title):
         return "HM Government"
-    text = f"{cover}\n{colophon}"
+    text = f"{cover[:COVER_CHARS]}\n{colophon[:COVER_CHARS]}"
     committee = _COMMITTEE.search(text)
     found = [(m.start(), usual or m.group()) for pattern, usual in _BODIES for m in [pattern.search(text)] if m]
     if committee:
@@ -129,6 +133,7 @@ def stated_dates(cover: str, title: str | None = None) -> dict:
     else a date standing alone on the cover that is not part of the title) and ``inspected`` ("Inspection
     dates 9-10 November 2016": one ISO date, or ``start/end``)."""
     found: dict = {}
+    cover = cover[:COVER_CHARS]
     m = _STATED_PUBLISHED.search(cover)
     published = _iso(*m.groups()) if m else None
     if published is None:

@@ -13,7 +13,7 @@ from lxml import etree
 from markdown_it import MarkdownIt
 
 from ..errors import RejectedFile
-from .about import describe
+from .about import COVER_CHARS, describe
 from .document import Document, TextBuilder, clean_inline
 
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 4, "h6": 4}
@@ -28,7 +28,6 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 _TITLE_SEPARATOR = re.compile(r"\s+[|–—-]\s+")
-COVER_CHARS = 4000  # the opening text where a report names its publisher and dates
 _DATE_META = ("article:published_time", "dc.date", "dcterms.created", "dc.date.issued", "date", "govuk:first-published-at")
 
 

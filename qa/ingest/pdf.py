@@ -19,7 +19,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import RejectedFile
-from .about import cover_date, describe, ends_mid_phrase, is_generic, names_a_body, publisher_named, reads_as_title
+from .about import (COVER_CHARS, cover_date, describe, ends_mid_phrase, is_generic, names_a_body, publisher_named,
+                    reads_as_title)
 from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline
 
 MAX_PAGES = 5000
@@ -250,15 +251,15 @@ def _layout(pages: list[list[Line]], builder: TextBuilder) -> None:
 def _runs(lines: list[Line]) -> list[Line]:
     """Consecutive lines of one size and weight joined into one: a title set over several lines. A
     line that is only a date stands alone."""
-    runs: list[Line] = []
+    groups: list[list[Line]] = []
     for line in lines:
-        prev = runs[-1] if runs else None
+        prev = groups[-1][-1] if groups else None
         if (prev is not None and prev.bold == line.bold and abs(prev.height - line.height) <= 0.03 * max(prev.height, 1)
                 and not cover_date(line.text) and not cover_date(prev.text)):
-            runs[-1] = Line(f"{prev.text} {line.text}", prev.height, prev.bold)
+            groups[-1].append(line)
         else:
-            runs.append(line)
-    return runs
+            groups.append([line])
+    return [Line(" ".join(l.text for l in g), g[0].height, g[0].bold) for g in groups]
 
 
 def _is_display(run: Line, body: float) -> bool:
@@ -316,7 +317,7 @@ def _opening_line(lines: list[Line]) -> str | None:
     return _tidy(_INTRODUCES_ITSELF.sub("", text)) or None
 
 
-def document_title(pages: list[list[Line]], meta_title: str) -> str | None:
+def document_title(pages: list[list[Line]], meta_title: str, cover: str) -> str | None:
     """The title a reader knows the report by, from its own pages first.
 
     In order: the cover's display type (the first page with text), a labelled field on it
@@ -325,7 +326,7 @@ def document_title(pages: list[list[Line]], meta_title: str) -> str | None:
     first = next((lines for lines in pages if lines), [])
     if not first:
         return meta_title if reads_as_title(meta_title) else None
-    title = _cover_title(first, _body_height(pages), _cover_text(pages))
+    title = _cover_title(first, _body_height(pages), cover)
     if title:
         return title
     field = next((m.group(1) for l in first[:40] if (m := _TITLE_FIELD.match(l.text))), None)
@@ -338,7 +339,7 @@ def document_title(pages: list[list[Line]], meta_title: str) -> str | None:
 
 def _cover_text(pages: list[list[Line]]) -> str:
     """The first two pages with text, one run a line: what the report says about itself."""
-    return "\n".join(r.text for lines in [p for p in pages if p][:2] for r in _runs(lines))
+    return "\n".join(r.text for lines in [p for p in pages if p][:2] for r in _runs(lines))[:COVER_CHARS]
 
 
 def _pdf_date(value: str) -> str | None:
@@ -494,9 +495,10 @@ def extract_pdf(data: bytes, name: str) -> Document:
     date = _pdf_date(meta_raw.get("CreationDate", "")) or _pdf_date(meta_raw.get("ModDate", ""))
     if date:
         meta["published"] = date
-    title = document_title(pages, clean_inline(meta_raw.get("Title", "")))
+    cover = _cover_text(pages)
+    title = document_title(pages, clean_inline(meta_raw.get("Title", "")), cover)
     last = next((lines for lines in reversed(pages) if lines), [])
-    doc = builder.build(describe(_cover_text(pages), meta, title, " ".join(l.text for l in last)), "pdf")
+    doc = builder.build(describe(cover, meta, title, " ".join(l.text for l in last[:200])), "pdf")
     if "title" not in doc.meta and doc.headings:
         early = [h for h in doc.headings if (doc.page_at(h.start) or 1) <= 2] or doc.headings
         doc.meta["title"] = min(early, key=lambda h: h.level).title

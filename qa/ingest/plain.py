@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .about import describe
+from .about import COVER_CHARS, describe
 from .document import Document, TextBuilder, clean_inline
-from .html import COVER_CHARS
 
 _BULLET = re.compile(r"^\s*([•\-–*▪●]|\d{1,3}[.)])\s")
 
