@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-COVER_CHARS = 20_000
+COVER_CHARS = 6000
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
