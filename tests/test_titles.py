@@ -5,10 +5,10 @@ import json
 import pytest
 
 from qa.build import build_index
+from qa.errors import IndexUnavailable
+from qa.index import GENERATIONS, Index, IndexStore
 from qa.ingest import extract
 from qa.ingest.about import publisher_named, reads_as_title, stated_dates
-from qa.index import GENERATIONS, Index, IndexStore
-from qa.errors import IndexUnavailable
 
 from .makefiles import make_pdf
 

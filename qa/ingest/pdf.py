@@ -19,8 +19,16 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import RejectedFile
-from .about import (COVER_CHARS, cover_date, describe, ends_mid_phrase, is_generic, names_a_body, publisher_named,
-                    reads_as_title)
+from .about import (
+    COVER_CHARS,
+    cover_date,
+    describe,
+    ends_mid_phrase,
+    is_generic,
+    names_a_body,
+    publisher_named,
+    reads_as_title,
+)
 from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline
 
 MAX_PAGES = 5000
