@@ -70,6 +70,11 @@ def reads_as_title(text: str | None) -> bool:
                 or _GENERIC.match(text) or _CONNECTIVE_END.search(text))
 
 
+def first_words(line: str, limit: int = 160) -> str:
+    """A first line standing for a title, cut at a word boundary within ``limit`` characters."""
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def is_generic(text: str) -> bool:
     """A label that names no report ("Report", "The Report", "Guidance")."""
     return bool(_GENERIC.match(text.strip()))

@@ -4,6 +4,8 @@ ligature glyphs as letters).
 Per page we read the text lines with the height and weight of their glyphs, drop the running headers,
 footers and page numbers that repeat across pages, mark heading-like lines (larger or bold, short,
 no closing full stop) and join the rest into paragraphs, rejoining words hyphenated across lines.
+The title is the cover's own (its display type, else a "Policy name:" field), the metadata title only
+where it reads as one; publisher and dates come from the cover too (:mod:`.about`).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .about import (
     cover_date,
     describe,
     ends_mid_phrase,
+    first_words,
     is_generic,
     names_a_body,
     publisher_named,
@@ -287,8 +290,8 @@ def _tidy(title: str) -> str:
 def _cover_title(lines: list[Line], body: float, cover: str) -> str | None:
     """The report's name as its cover sets it: the largest display run that is not a generic label,
     completed where it says too little. A bare body name ("UK Covid-19 Inquiry") takes the next run as
-    its subtitle; a short name, or one set below a larger label ("The Report"), takes the body named
-    on the cover before it; a periodic summary takes the period printed on the cover."""
+    its subtitle; a short name, or one set below a larger label ("The Report"), is prefixed with the
+    body the cover names; a periodic summary takes the period printed on the cover."""
     display = [r for r in _runs(lines) if _is_display(r, body)]
     names = [r for r in display if not is_generic(r.text)]
     if not names:
@@ -322,7 +325,7 @@ def _opening_line(lines: list[Line]) -> str | None:
         if not ends_mid_phrase(text) or len(text) > 160:
             break
         text = f"{text} {nxt}"
-    return _tidy(_INTRODUCES_ITSELF.sub("", text)) or None
+    return first_words(_tidy(_INTRODUCES_ITSELF.sub("", text))) or None
 
 
 def document_title(pages: list[list[Line]], meta_title: str, cover: str) -> str | None:

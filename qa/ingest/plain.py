@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .about import COVER_CHARS, describe
+from .about import COVER_CHARS, describe, first_words
 from .document import Document, TextBuilder, clean_inline
 
 _BULLET = re.compile(r"^\s*([•\-–*▪●]|\d{1,3}[.)])\s")
@@ -39,10 +39,6 @@ def extract_text(text: str, name: str) -> Document:
     for p in paras:
         builder.paragraph(p)
     doc = builder.build({}, "text")
-    doc.meta = describe(doc.text[:COVER_CHARS], {}, title and _first_words(title))
+    doc.meta = describe(doc.text[:COVER_CHARS], {}, title and first_words(title))
     return doc
 
-
-def _first_words(line: str, limit: int = 160) -> str:
-    """A first line cut to ``limit`` characters at a word boundary."""
-    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
