@@ -172,7 +172,8 @@ def health():
 @api.route("/reports")
 def reports():
     index = current_index()
-    return jsonify([{k: r[k] for k in ("id", "title", "publisher", "published", "source", "chunks", "pages")}
+    return jsonify([{k: r.get(k) for k in ("id", "title", "publisher", "published", "inspected", "source", "chunks",
+                                            "pages")}
                     for r in index.reports])
 
 
@@ -221,12 +222,23 @@ def examples():
 
 @pages.app_template_filter("long_date")
 def long_date(iso: str | None) -> str:
-    """2018-03-08 -> 8 March 2018 (GOV.UK style); anything else unchanged."""
+    """2018-03-08 -> 8 March 2018 (GOV.UK style), 2024-07 -> July 2024, an interval
+    2016-11-09/2016-11-10 -> 9–10 November 2016; anything else unchanged."""
+    if not iso:
+        return ""
+    if "/" in iso:
+        start, _, end = iso.partition("/")
+        first, last = long_date(start), long_date(end)
+        if first.split(" ", 1)[-1] == last.split(" ", 1)[-1] and first.count(" ") == 2:
+            return f"{first.split(' ', 1)[0]}–{last}"
+        return f"{first} – {last}"
     try:
-        day = date.fromisoformat(iso) if iso else None
+        if len(iso) == 7:
+            return f"{date.fromisoformat(iso + '-01'):%B %Y}"
+        day = date.fromisoformat(iso)
     except (TypeError, ValueError):
-        return iso or ""
-    return f"{day.day} {day:%B %Y}" if day else ""
+        return iso
+    return f"{day.day} {day:%B %Y}"
 
 
 def _handle_qa_error(exc: QAError):

@@ -36,7 +36,8 @@ from .errors import IndexUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 2: report texts in one texts.bin; 3: acronyms.json; 4: sentences and byte offsets of passages
+FORMAT_VERSION = 5  # 2: report texts in one texts.bin; 3: acronyms.json; 4: sentences and byte offsets of passages;
+# 5: report records with titles, publishers and dates read from the documents, and "inspected"
 POINTER = "CURRENT"
 GENERATIONS = "generations"
 KEEP_GENERATIONS = int(os.environ.get("QA_KEEP_GENERATIONS") or 3)

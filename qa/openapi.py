@@ -173,6 +173,8 @@ SPEC: dict = {
             "Report": {"type": "object", "required": ["id", "title", "published", "source", "chunks"], "properties": {
                 "id": {"type": "string"}, "title": {"type": "string"},
                 "publisher": {"type": "string", "nullable": True}, "published": {"type": "string", "nullable": True},
+                "inspected": {"type": "string", "nullable": True,
+                              "description": "inspection date, or start/end (ISO 8601), where the report states it"},
                 "source": {"type": "string"}, "chunks": {"type": "integer"},
                 "pages": {"type": "integer", "nullable": True}}},
             "Job": {"type": "object", "required": ["id", "status"], "properties": {

@@ -20,16 +20,20 @@ def _font() -> str:
 
 
 def make_pdf(path: Path, pages: list[list[tuple[str, str]]], *, header: str | None = None,
-             footer: str | None = None, title: str | None = None, encrypt: str | None = None) -> Path:
+             footer: str | None = None, title: str | None = None, author: str | None = None,
+             encrypt: str | None = None) -> Path:
     """Write a PDF whose page i holds the (style, text) lines of ``pages[i]``.
 
-    style is "h" (a 20 pt bold heading) or "p" (an 11 pt body line). ``header`` and ``footer`` repeat on
-    every page ("{n}" and "{total}" are filled in).
+    style is "t" (a 36 pt cover title), "h" (a 20 pt bold heading) or "p" (an 11 pt body line).
+    ``header`` and ``footer`` repeat on every page ("{n}" and "{total}" are filled in); ``title`` and
+    ``author`` are the PDF's metadata fields.
     """
     font = _font()
     c = canvas.Canvas(str(path), pagesize=A4, encrypt=encrypt)
     if title:
         c.setTitle(title)
+    if author:
+        c.setAuthor(author)
     width, height = A4
     total = len(pages)
     for n, lines in enumerate(pages, start=1):
@@ -38,7 +42,12 @@ def make_pdf(path: Path, pages: list[list[tuple[str, str]]], *, header: str | No
             c.drawString(50, height - 30, header.format(n=n, total=total))
         y = height - 80
         for style, text in lines:
-            if style == "h":
+            if style == "t":
+                c.setFont(font, 36)
+                y -= 20
+                c.drawString(50, y, text)
+                y -= 24
+            elif style == "h":
                 c.setFont(font + "Bd", 20)
                 y -= 10
                 c.drawString(50, y, text)

@@ -42,8 +42,9 @@
   }
 
   function longDate(iso) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
-    return m ? `${Number(m[3])} ${MONTHS[Number(m[2]) - 1]} ${m[1]}` : iso || "";
+    const m = /^(\d{4})-(\d{2})(?:-(\d{2}))?$/.exec(iso || "");
+    if (!m) return iso || "";
+    return `${m[3] ? Number(m[3]) + " " : ""}${MONTHS[Number(m[2]) - 1]} ${m[1]}`;
   }
 
   function pageLabel(c) {

@@ -1,9 +1,9 @@
 """Ingest: a report file becomes a :class:`Document` (clean text, page map, headings, metadata).
 
 Formats: PDF, HTML, Markdown and plain text, each in its own module. Metadata comes from an optional
-sidecar ``<name>.meta.json`` (title, publisher, published, source, licence) and otherwise from what the
-document says about itself. A file that cannot be read raises :class:`~qa.errors.RejectedFile` with a
-reason a person understands.
+sidecar ``<name>.meta.json`` (title, publisher, published, inspected, source, licence) and otherwise from
+what the document says about itself (:mod:`.about`). A file that cannot be read raises
+:class:`~qa.errors.RejectedFile` with a reason a person understands.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ __all__ = [
 
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 SIDECAR = ".meta.json"
-SIDECAR_FIELDS = ("title", "publisher", "published", "source", "licence", "kind")
+SIDECAR_FIELDS = ("title", "publisher", "published", "inspected", "source", "licence", "kind")
 MAX_FILE_BYTES = int(os.environ.get("QA_MAX_FILE_MB", "100")) * 1024 * 1024
 
 

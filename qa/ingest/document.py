@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import RejectedFile
 
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2  # 2: titles, publishers and dates read from the document (qa.ingest.about)
 
 _SPACES = re.compile(r"\s+")
 # Private-use glyphs (Wingdings/Symbol bullets) and the stray control characters PDF text carries.

@@ -13,6 +13,7 @@ from lxml import etree
 from markdown_it import MarkdownIt
 
 from ..errors import RejectedFile
+from .about import COVER_CHARS, describe
 from .document import Document, TextBuilder, clean_inline
 
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 4, "h6": 4}
@@ -26,6 +27,7 @@ _BOILERPLATE = re.compile(
     r"(previous|next)( page)?|breadcrumb)$",
     re.I,
 )
+_TITLE_SEPARATOR = re.compile(r"\s+[|–—-]\s+")
 _DATE_META = ("article:published_time", "dc.date", "dcterms.created", "dc.date.issued", "date", "govuk:first-published-at")
 
 
@@ -66,20 +68,33 @@ def _strip(root) -> None:
     etree.strip_elements(root, *tags, etree.Comment, etree.ProcessingInstruction, etree.Entity, with_tail=False)
 
 
+def _title(root, site: str) -> str | None:
+    """og:title, else the first <h1> outside navigation, else <title> less the site name."""
+    for found in (root.xpath("string(//meta[@property='og:title']/@content)"),
+                  root.xpath("string((//h1[not(ancestor::nav or ancestor::header or ancestor::footer)])[1])")):
+        if clean_inline(found):
+            return clean_inline(found)
+    parts = _TITLE_SEPARATOR.split(clean_inline(root.xpath("string(//title)")))
+    if len(parts) > 1:
+        named = [p for p in parts if p.lower() != site.lower()]
+        parts = named if site and len(named) < len(parts) else parts[:-1]
+    return " - ".join(parts) or None
+
+
 def _meta(root) -> dict:
     meta: dict = {}
-    title = root.xpath("string(//meta[@property='og:title']/@content)") or root.xpath("string(//title)")
-    if clean_inline(title):
-        meta["title"] = clean_inline(title)
+    publisher = clean_inline(root.xpath("string(//meta[@property='og:site_name']/@content)"))
+    title = _title(root, publisher)
+    if title:
+        meta["title"] = title
     for name in _DATE_META:
         value = root.xpath(f"string(//meta[translate(@name,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')='{name}' or @property='{name}']/@content)")
         m = re.match(r"\d{4}-\d{2}-\d{2}", value.strip())
         if m:
             meta["published"] = m.group()
             break
-    publisher = root.xpath("string(//meta[@property='og:site_name']/@content)")
-    if clean_inline(publisher):
-        meta["publisher"] = clean_inline(publisher)
+    if publisher:
+        meta["publisher"] = publisher
     return meta
 
 
@@ -101,6 +116,7 @@ def extract_html(data: bytes, name: str) -> Document:
 
     root = _parse(data)
     meta = _meta(root)
+    masthead = " ".join(clean_inline(h.text_content()) for h in root.xpath("//header"))
     elements = sum(1 for _ in root.iter())
     full = _read(root, meta, "html")
     main = None
@@ -112,14 +128,13 @@ def extract_html(data: bytes, name: str) -> Document:
         except Exception:  # readability gives up on some pages; the whole body without navigation is the fallback
             main = None
     doc = main if main is not None and len(main.text) >= 0.3 * len(full.text) else full
-    if "title" not in doc.meta and doc.headings:
-        doc.meta["title"] = doc.headings[0].title
+    title = doc.meta.get("title") or (doc.headings[0].title if doc.headings else None)
+    doc.meta = describe(f"{masthead}\n{doc.text[:COVER_CHARS]}", doc.meta, title)
     return doc
 
 
 def extract_markdown(text: str, name: str) -> Document:
     rendered = MarkdownIt("commonmark").enable("table").render(text)
     doc = _read(_parse(f"<html><body>{rendered}</body></html>"), {}, "markdown")
-    if doc.headings:
-        doc.meta["title"] = doc.headings[0].title
+    doc.meta = describe(doc.text[:COVER_CHARS], {}, doc.headings[0].title if doc.headings else None)
     return doc

@@ -4,6 +4,8 @@ ligature glyphs as letters).
 Per page we read the text lines with the height and weight of their glyphs, drop the running headers,
 footers and page numbers that repeat across pages, mark heading-like lines (larger or bold, short,
 no closing full stop) and join the rest into paragraphs, rejoining words hyphenated across lines.
+The title is the cover's own (its display type, else a "Policy name:" field), the metadata title only
+where it reads as one; publisher and dates come from the cover too (:mod:`.about`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,17 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import RejectedFile
+from .about import (
+    COVER_CHARS,
+    cover_date,
+    describe,
+    ends_mid_phrase,
+    first_words,
+    is_generic,
+    names_a_body,
+    publisher_named,
+    reads_as_title,
+)
 from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline
 
 MAX_PAGES = 5000
@@ -33,7 +46,12 @@ _BULLET_START = re.compile(r"^([•\-–—▪◦●■]|\(?\d{1,3}[.)]\s|\(?[a-
 _END_OF_SENTENCE = re.compile(r"[.!?:;\"”’)]$")
 _LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-$")
 _SOFT_BREAK = re.compile(r"([^\W\d_]+)\u00ad\s*([^\W\d_]*)")
-_PLACEHOLDER_TITLE = re.compile(r"^(microsoft (word|powerpoint)|untitled|document\d*$)|\.(docx?|pdf|indd)$", re.I)
+_NUMBERED_HEADING = re.compile(r"^((chapter|section|part)\s+)?\d+(\.\d+)*[.:)]?\s", re.I)
+_REFERENCE = re.compile(r"^(HC|HL|CP|Cm|Cmnd|Cmd|SG|SE)(\s*Paper)?\s*\d", re.I)  # command and House paper numbers
+_PERIODIC = re.compile(r"\b(daily|weekly|monthly|quarterly|annual|yearly)\b", re.I)
+_TITLE_FIELD = re.compile(r"^(?:policy name|document title|report title|title)\s*:\s*(.{6,})$", re.I)
+_INTRODUCES_ITSELF = re.compile(r"^(?:below|this|here) is\s+", re.I)
+_DISPLAY_SIZE = 1.4  # cover lines this many times the body text's height are display type
 
 
 @dataclass
@@ -241,6 +259,100 @@ def _layout(pages: list[list[Line]], builder: TextBuilder) -> None:
         flush_paragraph()
 
 
+def _runs(lines: list[Line]) -> list[Line]:
+    """Consecutive lines of one size and weight joined into one: a title set over several lines. A
+    line that is only a date stands alone."""
+    groups: list[list[Line]] = []
+    for line in lines:
+        prev = groups[-1][-1] if groups else None
+        if (prev is not None and prev.bold == line.bold and abs(prev.height - line.height) <= 0.03 * max(prev.height, 1)
+                and not cover_date(line.text) and not cover_date(prev.text)):
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    return [Line(" ".join(l.text for l in g), g[0].height, g[0].bold) for g in groups]
+
+
+def _is_display(run: Line, body: float) -> bool:
+    """Cover display type that may name the report: large, words not a sentence, not a number, a
+    date, a paper reference ("HC 1119"), a bullet or a numbered heading."""
+    text = run.text
+    return (body > 0 and run.height >= _DISPLAY_SIZE * body and sum(c.isalpha() for c in text) >= 3
+            and len(text.split()) <= 30 and not text.endswith(".") and not cover_date(text)
+            and not _REFERENCE.match(text) and not _BULLET_START.match(text) and not _NUMBERED_HEADING.match(text))
+
+
+def _tidy(title: str) -> str:
+    """One title line: clean spacing, and a dash written against the word before it spaced out."""
+    return re.sub(r"(\w)- (\w)", r"\1 - \2", clean_inline(title))
+
+
+def _cover_title(lines: list[Line], body: float, cover: str) -> str | None:
+    """The report's name as its cover sets it: the largest display run that is not a generic label,
+    completed where it says too little. A bare body name ("UK Covid-19 Inquiry") takes the next run as
+    its subtitle; a short name, or one set below a larger label ("The Report"), is prefixed with the
+    body the cover names; a periodic summary takes the period printed on the cover."""
+    display = [r for r in _runs(lines) if _is_display(r, body)]
+    names = [r for r in display if not is_generic(r.text)]
+    if not names:
+        return None
+    main = max(names, key=lambda r: r.height)
+    title = main.text
+    if names_a_body(title):
+        rest = [r for r in names if r is not main]
+        if rest:
+            sub = max(rest, key=lambda r: r.height).text
+            title = f"{title}{' – ' if ':' in sub else ': '}{sub}"
+    elif max(display, key=lambda r: r.height) is not main or len(title.split()) <= 2:
+        owner = next((r.text for r in names if r is not main and names_a_body(r.text)), None) or publisher_named(cover)
+        if owner and owner.lower() not in title.lower():
+            title = f"{owner}: {title}"
+    if _PERIODIC.search(title):
+        period = next((l.text for l in lines if cover_date(l.text)), None)
+        if period and period not in title:
+            title = f"{title} - {period}"
+    return _tidy(title)
+
+
+def _opening_line(lines: list[Line]) -> str | None:
+    """The first line with words, joined with the next while it stops mid-phrase, less an opening
+    "Below is" ("Below is Annex A, part of ..." names the document as "Annex A, part of ...")."""
+    texts = [l.text for l in lines if sum(c.isalpha() for c in l.text) >= 3]
+    if not texts:
+        return None
+    text = texts[0]
+    for nxt in texts[1:4]:
+        if not ends_mid_phrase(text) or len(text) > 160:
+            break
+        text = f"{text} {nxt}"
+    return first_words(_tidy(_INTRODUCES_ITSELF.sub("", text))) or None
+
+
+def document_title(pages: list[list[Line]], meta_title: str, cover: str) -> str | None:
+    """The title a reader knows the report by, from its own pages first.
+
+    In order: the cover's display type (the first page with text), a labelled field on it
+    ("Policy name: ..."), the metadata title where it reads as one, the cover's opening line.
+    """
+    first = next((lines for lines in pages if lines), [])
+    if not first:
+        return meta_title if reads_as_title(meta_title) else None
+    title = _cover_title(first, _body_height(pages), cover)
+    if title:
+        return title
+    field = next((m.group(1) for l in first[:40] if (m := _TITLE_FIELD.match(l.text))), None)
+    if field:
+        return _tidy(field)
+    if reads_as_title(meta_title):
+        return meta_title
+    return _opening_line(first)
+
+
+def _cover_text(pages: list[list[Line]]) -> str:
+    """The first two pages with text, one run a line: what the report says about itself."""
+    return "\n".join(r.text for lines in [p for p in pages if p][:2] for r in _runs(lines))[:COVER_CHARS]
+
+
 def _pdf_date(value: str) -> str | None:
     m = re.match(r"D:(\d{4})(\d{2})?(\d{2})?", value or "")
     if not m:
@@ -391,17 +503,14 @@ def extract_pdf(data: bytes, name: str) -> Document:
     builder = TextBuilder()
     _layout(remove_running_lines(pages), builder)
     meta: dict = {}
-    title = clean_inline(meta_raw.get("Title", ""))
-    if title and not _PLACEHOLDER_TITLE.search(title):
-        meta["title"] = title
-    author = clean_inline(meta_raw.get("Author", ""))
-    if author and not re.match(r"(acrobat|anonymous|unknown|admin|user)\b", author, re.I):
-        meta["author"] = author
     date = _pdf_date(meta_raw.get("CreationDate", "")) or _pdf_date(meta_raw.get("ModDate", ""))
     if date:
         meta["published"] = date
-    doc = builder.build(meta, "pdf")
-    if "title" not in meta and doc.headings:
+    cover = _cover_text(pages)
+    title = document_title(pages, clean_inline(meta_raw.get("Title", "")), cover)
+    last = next((lines for lines in reversed(pages) if lines), [])
+    doc = builder.build(describe(cover, meta, title, " ".join(l.text for l in last[:200])), "pdf")
+    if "title" not in doc.meta and doc.headings:
         early = [h for h in doc.headings if (doc.page_at(h.start) or 1) <= 2] or doc.headings
-        meta["title"] = min(early, key=lambda h: h.level).title
+        doc.meta["title"] = min(early, key=lambda h: h.level).title
     return doc

@@ -1,9 +1,11 @@
 """Plain-text reports: paragraphs are separated by blank lines or start with a bullet; a short first
-paragraph without a closing full stop is the title and opens the only section."""
+paragraph without a closing full stop is the title and opens the only section, and otherwise the
+first line names the report."""
 from __future__ import annotations
 
 import re
 
+from .about import COVER_CHARS, describe, first_words
 from .document import Document, TextBuilder, clean_inline
 
 _BULLET = re.compile(r"^\s*([•\-–*▪●]|\d{1,3}[.)])\s")
@@ -27,11 +29,16 @@ def _paragraphs(text: str) -> list[str]:
 def extract_text(text: str, name: str) -> Document:
     builder = TextBuilder()
     paras = _paragraphs(text)
-    meta: dict = {}
+    title = None
     if paras and len(paras[0]) <= 200 and not paras[0].endswith((".", "!", "?", ":")) and len(paras) > 1:
         builder.heading(paras[0], 1)
-        meta["title"] = paras[0]
+        title = paras[0]
         paras = paras[1:]
+    else:
+        title = next((clean_inline(line) for line in text.splitlines() if clean_inline(line)), None)
     for p in paras:
         builder.paragraph(p)
-    return builder.build(meta, "text")
+    doc = builder.build({}, "text")
+    doc.meta = describe(doc.text[:COVER_CHARS], {}, title and first_words(title))
+    return doc
+
