@@ -2,12 +2,13 @@
 `qa serve` (gunicorn) on a free port.
 
 Without /usr/bin/chromium these tests skip, unless QA_REQUIRE_BROWSER is set (CI sets it): then they fail.
-Screenshots go to test-artifacts/ (git-ignored); docs/chat.png and docs/viewer.png are copies of them.
+Screenshots go to test-artifacts/ (git-ignored); docs/chat.png, docs/viewer.png and docs/browse.png are copies of them.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ import requests
 
 from qa.config import SAMPLE_REPORTS
 
-from .conftest import ROOT, running_server
+from .conftest import ROOT, running_server, server_process
 
 pytestmark = pytest.mark.browser
 
@@ -452,3 +453,25 @@ def test_pages_forbid_inline_script_and_sniffing(site, path):
     assert csp["script-src"] == ["'self'"] and "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
     assert csp["object-src"] == ["'none'"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.shared
+def test_the_reports_page_names_every_report_as_its_first_page_does(tab, corpus_index_dir):
+    """Titles and publishers read from the documents (issue 13), as a reader sees them on /browse."""
+    command = [sys.executable, "-m", "qa", "serve", "--index", str(corpus_index_dir), "--port", "{port}"]
+    with server_process(command) as base:
+        page = tab.page
+        page.goto(base + "/browse")
+        titles = page.locator(".report-list h2").all_inner_texts()
+        metas = " ".join(page.locator(".report-list .meta").all_inner_texts())
+        shot(page, "browse.png")
+    assert len(titles) == 17
+    for expected in ("Infected Blood Inquiry", "Post Office Horizon IT Inquiry", "Behaviour Change",
+                     "Management of Security at Visits Policy Framework", "Monthly Knife Crime Summary - July 2015",
+                     "Rounds Green Primary School"):
+        assert any(expected in t for t in titles), expected
+    assert not {"Report", "The Report", "ID", "Dresscode", "[Insert title of document]"} & set(titles)
+    for author in ("coopersk", "Heseltine", "Acrobat"):
+        assert author not in metas
+    assert "Ofsted" in metas and "House of Lords" in metas
+    assert tab.errors == []
