@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.answer import ask  # noqa: E402
-from qa.evaluate import SPLITS, answer_is_hit, in_split, is_hit, load_qa_set, normalize_phrase  # noqa: E402
+from qa.evaluate import SPLITS, answer_is_hit, first_hit, in_split, load_qa_set, normalize_phrase  # noqa: E402
 from qa.index import IndexStore  # noqa: E402
 
 QA_SET = ROOT / "eval" / "qa_set.jsonl"
@@ -81,9 +81,8 @@ def reference_rows(tree: Path, reports: Path, items) -> list[dict]:
 
 
 def _row(item: dict, body: dict, files: dict[str, str]) -> dict:
-    rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
-    return {"id": item["id"], "answerable": item.get("answerable", True), "rank": rank, "found": body["found"],
-            "answer": body["found"] and answer_is_hit(item, body, files)}
+    return {"id": item["id"], "answerable": item.get("answerable", True), "rank": first_hit(item, body, files),
+            "found": body["found"], "answer": body["found"] and answer_is_hit(item, body, files)}
 
 
 def rows(index, items, rerank: bool | None) -> list[dict]:

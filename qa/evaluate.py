@@ -71,6 +71,11 @@ def in_split(item: dict, split: str | None, splits: dict) -> bool:
     return Path(item.get("file") or item.get("near") or "").name in splits[split]
 
 
+def first_hit(item: dict, body: dict, report_files: dict[str, str]) -> int | None:
+    """The rank of the first passage of an /ask body that holds a gold phrase of ``item`` (None: none does)."""
+    return next((p["rank"] for p in body["passages"] if is_hit(item, p, report_files)), None)
+
+
 def answer_is_hit(item: dict, body: dict, report_files: dict[str, str]) -> bool:
     """Does the quoted answer hold a gold phrase, in a sentence marked with a passage of the right report?"""
     for sentence, n in _MARKED.findall(body["answer"]):
@@ -101,7 +106,7 @@ def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5, split
         answerable += 1
         found_right_in += body["found"]
         answered += body["found"] and answer_is_hit(item, body, files)
-        rank = next((p["rank"] for p in body["passages"] if is_hit(item, p, files)), None)
+        rank = first_hit(item, body, files)
         shown = body["passages"][:5] if rank is None else body["passages"][:rank]
         words_read += sum(len(p["text"].split()) for p in shown)
         if item.get("history"):

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .index import Index
-from .search import DERIVED_REMEMBERED, Hit, Query, impact, memoised, passage_sentences, reports_with
+from .search import (DERIVED_REMEMBERED, Hit, Query, impact, memoised, passage_sentences, passage_terms,
+                     reports_with)
 from .text import STOPWORDS, tokenize
 
 WEIGHTS_FILE = Path(__file__).with_name("rerank_weights.json")
@@ -146,7 +147,6 @@ def _static_features(index: Index, chunk: int) -> Static:
     spans = passage_sentences(index, chunk)
     prose = sum(len(text[s:e].split()) for s, e, _ in spans if len(text[s:e].split()) >= 8)
     section = int(index.chunk_section[chunk])
-    terms = frozenset().union(*(t for _, _, t in spans))
     return Static(
         prose=prose / n,
         short_lines=sum(len(line.split()) < 6 for line in lines) / max(len(lines), 1),
@@ -156,7 +156,7 @@ def _static_features(index: Index, chunk: int) -> Static:
         function_words=sum(w.lower().strip(".,;:()“”\"'‘’") in STOPWORDS for w in words) / n,
         opening=float(int(index.chunk_seq[chunk]) < 2),
         length=math.log1p(len(words)),
-        reply_words=terms & _REPLY_WORDS,
+        reply_words=passage_terms(index, chunk) & _REPLY_WORDS,
         heading_terms=frozenset(tokenize(index.sections[section])) if section >= 0 else frozenset(),
         title_terms=title_terms(index, int(index.chunk_report[chunk])),
         bigrams=frozenset(pair for _, _, terms in index.sentences(chunk) for pair in pairs(terms)),
@@ -208,7 +208,7 @@ def features(index: Index, query: Query, hits: list[Hit]) -> np.ndarray:
         per_report[r] = per_report.get(r, 0) + 1
     top = max((h.score for h in hits), default=1.0) or 1.0
     spans_of = [passage_sentences(index, h.chunk) for h in hits]
-    terms_of = [frozenset().union(*(t for _, _, t in spans)) for spans in spans_of]
+    terms_of = [passage_terms(index, h.chunk) for h in hits]
     held = {t: sum(t in terms for terms in terms_of) for t in weights}
     local = {t: w * math.log(1 + len(hits) / held[t]) for t, w in weights.items() if held[t]}
     local_total = sum(local.values()) or 1.0

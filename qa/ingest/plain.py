@@ -29,7 +29,6 @@ def _paragraphs(text: str) -> list[str]:
 def extract_text(text: str, name: str) -> Document:
     builder = TextBuilder()
     paras = _paragraphs(text)
-    title = None
     if paras and len(paras[0]) <= 200 and not paras[0].endswith((".", "!", "?", ":")) and len(paras) > 1:
         builder.heading(paras[0], 1)
         title = paras[0]
@@ -41,4 +40,3 @@ def extract_text(text: str, name: str) -> Document:
     doc = builder.build({}, "text")
     doc.meta = describe(doc.text[:COVER_CHARS], {}, title and first_words(title))
     return doc
-
