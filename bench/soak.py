@@ -3,7 +3,7 @@
     python bench/soak.py --duration 60            # the full run (README figures)
     python bench/soak.py --duration 15 --json     # what tests/test_soak.py runs in CI
 
-Builds an index of the bundled sample (or uses --index), starts ``gunicorn -c python:qa.serve -w 2``
+Builds an index of the bundled sample (or uses --index), starts ``gunicorn -c python:qa.gunicorn_config -w 2``
 (the service's own settings, rate limit off), warms it up with wrk, reads the workers' resident memory
 (VmRSS from /proc, summed over the worker processes), runs wrk for --duration seconds over a mix of
 GET and POST /ask questions, follow-ups and /health, and reads the memory again. Prints requests/s,
@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 def gunicorn_command(port: int, pidfile: Path, workers: int = 2) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "-c", "python:qa.serve", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+    return [sys.executable, "-m", "gunicorn", "-c", "python:qa.gunicorn_config", "-w", str(workers), "-b", f"127.0.0.1:{port}",
             "--pid", str(pidfile), "qa.app:create_app()"]
 
 

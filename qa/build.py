@@ -22,9 +22,10 @@ import numpy as np
 
 from . import acronyms, bm25, text as text_mod
 from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, CHUNKER_VERSION, Chunk, chunk_document
+from .config import Settings
 from .errors import BuildError, RejectedFile
 from .index import GENERATIONS, GenerationData, atomic_write_text, prune_generations, read_pointer, write_generation
-from .ingest import EXTRACTOR_VERSION, Document, ReportFile, extract, find_reports, read_sidecar, sha256_bytes
+from .ingest import EXTRACTOR_VERSION, Document, Limits, ReportFile, extract, find_reports, read_sidecar, sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,29 @@ class BuildResult:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, the file it duplicates)
     removed: list[str] = field(default_factory=list)  # files indexed before whose reports are gone
     seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """What the build did, a line each, the summary last: what ``qa index``, ``qa serve`` and
+        ``qa watch`` print."""
+        out = [f"rejected: {r.reason}" for r in self.rejected]
+        out += [f"duplicate: {dup} has the same content as {original}; indexed once" for dup, original in self.duplicates]
+        if self.removed:
+            out.append(f"removed: {len(self.removed)} report(s) whose files are gone: {', '.join(self.removed)}")
+        if self.extracted:
+            out.append(f"extracted: {len(self.extracted)} file(s): {', '.join(self.extracted)}")
+        if self.reused:
+            out.append(f"reused from cache: {len(self.reused)} file(s)")
+        out.append(f"indexed {self.reports} report(s), {self.chunks} passages, {len(self.rejected)} rejected, "
+                   f"in {self.seconds:.1f} s -> generation {self.generation}")
+        return out
+
+    def to_json(self) -> dict:
+        """The same as JSON (an admin rebuild job's ``result``)."""
+        return {"generation": self.generation, "reports": self.reports, "chunks": self.chunks,
+                "extracted": self.extracted, "removed": self.removed,
+                "rejected": [{"file": r.file, "reason": r.reason} for r in self.rejected],
+                "duplicates": [{"file": d, "same_as": o} for d, o in self.duplicates],
+                "seconds": round(self.seconds, 3)}
 
 
 class BuildLock:
@@ -76,12 +100,6 @@ class BuildLock:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-    def __enter__(self) -> "BuildLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -128,7 +146,8 @@ def _write_cache(cache_file: Path, data: dict, what: str) -> None:
         log.warning("could not cache %s: %s", what, exc)
 
 
-def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool) -> tuple[Document, bool]:
+def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool,
+                    limits: Limits) -> tuple[Document, bool]:
     cache_file = cache_dir / f"{digest}-v{EXTRACTOR_VERSION}.json"
     cached = _read_cache(cache_file, use_cache)
     if cached is not None:
@@ -136,7 +155,7 @@ def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, u
             return Document.from_json(cached), True
         except (KeyError, TypeError):
             pass
-    doc = extract(data, rf.name)
+    doc = extract(data, rf.name, limits)
     _write_cache(cache_file, doc.to_json(), f"the extraction of {rf.name}")
     return doc, False
 
@@ -198,19 +217,21 @@ Progress = Callable[[int, int, str], None]  # (files done, files in all, the fil
 
 
 def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False, on_progress: Progress | None = None,
-                lock: BuildLock | None = None, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
-                k1: float = bm25.K1, b: float = bm25.B) -> BuildResult:
+                lock: BuildLock | None = None, settings: Settings | None = None, chunk_size: int = CHUNK_SIZE,
+                overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1, b: float = bm25.B) -> BuildResult:
     """Index every report file under ``reports_dir`` into a new generation in ``index_dir``.
 
     ``incremental`` takes files whose content was extracted before from the cache. ``lock`` is a
     :class:`BuildLock` the caller already holds (a background job); otherwise one is taken here.
+    ``settings`` gives the limits per file and how many old generations stay (default: the defaults).
     """
     reports_dir, index_dir = Path(reports_dir), Path(index_dir)
     if not reports_dir.is_dir():
         raise BuildError(f"the reports folder {reports_dir} does not exist or is not a folder")
     own_lock = None if lock is not None else BuildLock(index_dir).acquire()
     try:
-        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b))
+        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b),
+                      settings or Settings())
     finally:
         if own_lock is not None:
             own_lock.release()
@@ -333,10 +354,10 @@ def index_settings(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, k
 
 
 def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: Progress | None,
-           settings: dict) -> BuildResult:
-    chunk_size, overlap = settings["chunking"]["size"], settings["chunking"]["overlap"]
+           params: dict, settings: Settings) -> BuildResult:
+    chunk_size, overlap = params["chunking"]["size"], params["chunking"]["overlap"]
     t0 = time.perf_counter()
-    prune_generations(index_dir)
+    prune_generations(index_dir, settings.keep_generations, settings.generation_grace)
     previous = previous_files(index_dir)
     files = find_reports(reports_dir)
     result = BuildResult(generation="", reports=0, chunks=0)
@@ -357,7 +378,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
             continue
         try:
             sidecar = read_sidecar(rf.path)
-            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental)
+            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental, settings.limits)
         except RejectedFile as exc:
             result.rejected.append(Rejected(rf.name, exc.message))
             continue
@@ -380,7 +401,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
             f"no report could be indexed from {reports_dir} ({len(files)} file(s)){reasons}\n"
             "the previous index is untouched"
         )
-    data = assemble(items, settings)
+    data = assemble(items, params)
     try:
         gen = write_generation(index_dir, data)
     except OSError as exc:
@@ -388,7 +409,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
                          "the previous index is untouched") from exc
     if on_progress:
         on_progress(len(files), len(files), "")
-    prune_generations(index_dir)
+    prune_generations(index_dir, settings.keep_generations, settings.generation_grace)
     _prune_cache(index_dir / "cache", {i.record["sha256"] for i in items})
     result.removed = sorted(previous - {i.record["file"] for i in items} - {d for d, _ in result.duplicates})
     result.generation, result.reports, result.chunks = gen, len(items), len(data.chunk_arrays["chunk_start"])

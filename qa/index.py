@@ -40,8 +40,6 @@ FORMAT_VERSION = 5  # 2: report texts in one texts.bin; 3: acronyms.json; 4: sen
 # 5: report records with titles, publishers and dates read from the documents, and "inspected"
 POINTER = "CURRENT"
 GENERATIONS = "generations"
-KEEP_GENERATIONS = int(os.environ.get("QA_KEEP_GENERATIONS") or 3)
-GRACE_SECONDS = float(os.environ.get("QA_GENERATION_GRACE") or 60)
 
 _ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len",
            "chunk_report", "chunk_seq", "chunk_start", "chunk_end", "chunk_page", "chunk_page_end", "chunk_section",
@@ -140,7 +138,7 @@ def _write_files(tmp: Path, gen_id: str, data: GenerationData) -> None:
     _fsync_dir(tmp)
 
 
-def prune_generations(root: Path, keep: int = KEEP_GENERATIONS, grace: float = GRACE_SECONDS) -> None:
+def prune_generations(root: Path, keep: int, grace: float) -> None:
     """Remove what dead builds left (unfinished generations, temp files) and old generations.
 
     A generation goes only when it is not among the newest ``keep`` and was superseded more than

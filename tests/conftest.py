@@ -26,6 +26,19 @@ CORPUS = SHARED / "corpus"
 BENCH = SHARED / "bench"
 
 
+def qa_cli(*args, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``qa ARGS`` as a user would, in a real process; ``env`` adds to (or, with None values, removes
+    from) the environment."""
+    environ = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=environ, **kwargs)
+
+
 def need_shared(path: Path = CORPUS) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared corpus sits beside the project in CI, not in a fresh clone")
