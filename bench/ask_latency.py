@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from bm25_data import QA_SET, smoke_index
 
 

@@ -24,6 +24,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -281,7 +282,7 @@ def smoke_beir(folder: Path, docs: int = 300, queries: int = 20, seed: int = 1) 
     the passage its one relevant document."""
     corpus = synthetic_corpus(SynthParams(n_passages=docs, n_queries=0, seed=seed, vocab_size=5_000))
     starts = np.concatenate(([0], np.cumsum(corpus.lengths)))
-    texts = [" ".join(word(int(t)) for t in corpus.tokens[a:b]) for a, b in zip(starts[:-1], starts[1:])]
+    texts = [" ".join(word(int(t)) for t in corpus.tokens[a:b]) for a, b in pairwise(starts)]
     rng = np.random.default_rng(seed)
     asked = [int(d) for d in rng.choice(docs, queries, replace=False)]
     (folder / "qrels").mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ NEEDS_WRK = {"http_load.py", "soak.py"}
 
 def test_every_script_has_a_smoke_run():
     """A new script under bench/ (anything with a ``__main__`` block) must be added to SCRIPTS."""
-    scripts = {p.name for p in BENCH.glob("*.py") if re.search(r"^if __name__ == .__main__.:", p.read_text(), re.M)}
+    scripts = {p.name for p in BENCH.glob("*.py") if re.search(r"^if __name__ == .__main__.:", p.read_text(), re.MULTILINE)}
     assert scripts == set(SCRIPTS)
 
 
@@ -43,7 +43,7 @@ def test_smoke(script, tmp_path, request):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "TMPDIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, str(BENCH / script), "--smoke"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     print(proc.stdout[-3000:])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert re.search(SCRIPTS[script], proc.stdout), proc.stdout[-3000:]
