@@ -39,6 +39,15 @@ def qa_cli(*args, env: dict | None = None, **kwargs) -> subprocess.CompletedProc
                           timeout=600, env=environ, **kwargs)
 
 
+@pytest.fixture()
+def wrk():
+    """wrk, the HTTP load tool: required in CI (.ci/run installs it), else its tests are skipped."""
+    if shutil.which("wrk") is None:
+        if os.environ.get("CI"):
+            pytest.fail("wrk is missing: .ci/run installs it with apt-get install -y wrk")
+        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+
+
 def need_shared(path: Path = CORPUS) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared corpus sits beside the project in CI, not in a fresh clone")
