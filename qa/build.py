@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import acronyms, bm25, text as text_mod
+from . import acronyms, bm25, config, text as text_mod
 from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, CHUNKER_VERSION, Chunk, chunk_document
 from .errors import BuildError, RejectedFile
 from .index import GENERATIONS, GenerationData, atomic_write_text, prune_generations, read_pointer, write_generation
@@ -128,15 +128,18 @@ def _write_cache(cache_file: Path, data: dict, what: str) -> None:
         log.warning("could not cache %s: %s", what, exc)
 
 
-def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool) -> tuple[Document, bool]:
+def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool,
+                    ocr: bool) -> tuple[Document, bool]:
+    """A file's document, from the cache when the same content was read before. An OCR reading is
+    cached like any other, but only used when OCR is on: without it the scan is rejected as ever."""
     cache_file = cache_dir / f"{digest}-v{EXTRACTOR_VERSION}.json"
     cached = _read_cache(cache_file, use_cache)
-    if cached is not None:
+    if cached is not None and (ocr or "ocr" not in cached.get("meta", {})):
         try:
             return Document.from_json(cached), True
         except (KeyError, TypeError):
             pass
-    doc = extract(data, rf.name)
+    doc = extract(data, rf.name, ocr=ocr)
     _write_cache(cache_file, doc.to_json(), f"the extraction of {rf.name}")
     return doc, False
 
@@ -199,18 +202,20 @@ Progress = Callable[[int, int, str], None]  # (files done, files in all, the fil
 
 def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False, on_progress: Progress | None = None,
                 lock: BuildLock | None = None, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
-                k1: float = bm25.K1, b: float = bm25.B) -> BuildResult:
+                k1: float = bm25.K1, b: float = bm25.B, ocr: bool | None = None) -> BuildResult:
     """Index every report file under ``reports_dir`` into a new generation in ``index_dir``.
 
     ``incremental`` takes files whose content was extracted before from the cache. ``lock`` is a
     :class:`BuildLock` the caller already holds (a background job); otherwise one is taken here.
+    ``ocr`` reads PDFs without a text layer by OCR; None leaves it to ``QA_OCR`` (:func:`qa.config.ocr`).
     """
     reports_dir, index_dir = Path(reports_dir), Path(index_dir)
     if not reports_dir.is_dir():
         raise BuildError(f"the reports folder {reports_dir} does not exist or is not a folder")
     own_lock = None if lock is not None else BuildLock(index_dir).acquire()
     try:
-        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b))
+        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b),
+                      config.ocr() if ocr is None else ocr)
     finally:
         if own_lock is not None:
             own_lock.release()
@@ -333,7 +338,7 @@ def index_settings(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, k
 
 
 def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: Progress | None,
-           settings: dict) -> BuildResult:
+           settings: dict, ocr: bool) -> BuildResult:
     chunk_size, overlap = settings["chunking"]["size"], settings["chunking"]["overlap"]
     t0 = time.perf_counter()
     prune_generations(index_dir)
@@ -357,7 +362,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
             continue
         try:
             sidecar = read_sidecar(rf.path)
-            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental)
+            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental, ocr)
         except RejectedFile as exc:
             result.rejected.append(Rejected(rf.name, exc.message))
             continue

@@ -39,12 +39,12 @@ def progress_bar():
     return update, bar.close
 
 
-def run_build(reports: Path, index: Path, incremental: bool):
+def run_build(reports: Path, index: Path, incremental: bool, ocr: bool | None = None):
     from .build import build_index
 
     update, close = progress_bar()
     try:
-        return build_index(reports, index, incremental=incremental, on_progress=update)
+        return build_index(reports, index, incremental=incremental, on_progress=update, ocr=ocr)
     finally:
         close()
 
@@ -66,7 +66,7 @@ def _print_build(result, out=sys.stdout) -> None:
 
 def cmd_index(args) -> int:
     result = run_build(args.reports or config.reports_dir(), args.index or config.index_dir(),
-                       incremental=args.index_command == "update")
+                       incremental=args.index_command == "update", ocr=args.ocr or None)
     _print_build(result)
     return 0
 
@@ -130,6 +130,8 @@ def parser() -> argparse.ArgumentParser:
         b = isub.add_parser(name, help=text)
         _reports_arg(b)
         _index_arg(b)
+        b.add_argument("--ocr", action="store_true",
+                       help="read PDFs without a text layer (scans) by OCR with Tesseract (default: $QA_OCR)")
         b.set_defaults(func=cmd_index)
 
     w = sub.add_parser("watch", help="update the index whenever report files arrive, change or go")

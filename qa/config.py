@@ -24,6 +24,12 @@ def web_dir() -> Path:
     return installed if installed.is_dir() else PACKAGE_DIR.parent / "web"
 
 
+def ocr() -> bool:
+    """``QA_OCR``: ``1`` (or ``true``, ``yes``, ``on``) reads PDFs without a text layer by OCR in every
+    build and update, as ``qa index build --ocr`` does. Off by default: OCR takes seconds a page."""
+    return (os.environ.get("QA_OCR") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 RERANKERS = ("off", "lexical")
 
 

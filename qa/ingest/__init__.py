@@ -21,7 +21,7 @@ from .plain import extract_text
 
 __all__ = [
     "Document", "Heading", "TextBuilder", "clean_inline", "EXTRACTOR_VERSION", "SUFFIXES", "ReportFile",
-    "find_reports", "extract", "read_sidecar", "MAX_FILE_BYTES",
+    "find_reports", "extract", "read_sidecar", "MAX_FILE_BYTES", "too_large", "sidecar_path",
 ]
 
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
@@ -88,21 +88,27 @@ def _decode(data: bytes, name: str) -> str:
     raise RejectedFile(f"{name}: the text encoding could not be read")  # unreachable: latin-1 decodes all
 
 
+def too_large(name: str, size: int, limit: int = MAX_FILE_BYTES) -> str:
+    """Why a file over the size limit (``QA_MAX_FILE_MB``) is refused, in the words every reader uses."""
+    return f"{name}: {size / 2**20:.3g} MB is over the {limit / 2**20:.3g} MB limit"
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def extract(data: bytes, name: str) -> Document:
+def extract(data: bytes, name: str, ocr: bool = False) -> Document:
     """Read one report's bytes; ``name`` (its file name) picks the format and names it in errors.
+    With ``ocr``, a PDF without a text layer is read by OCR (:mod:`.ocr`) instead of being rejected.
 
     Time and text per file are bounded (:class:`Budget`: ``QA_EXTRACT_SECONDS``, ``QA_MAX_CHARS``),
     and PDFs are checked against decompression bombs, page-tree bombs and absurd page sizes first.
     """
     with reading(name):
-        return _extract(data, name)
+        return _extract(data, name, ocr)
 
 
-def _extract(data: bytes, name: str) -> Document:
+def _extract(data: bytes, name: str, ocr: bool) -> Document:
     kind = SUFFIXES.get(Path(name).suffix.lower())
     if kind is None:
         raise RejectedFile(
@@ -112,9 +118,9 @@ def _extract(data: bytes, name: str) -> Document:
     if not data.strip():
         raise RejectedFile(f"{name}: the file is empty")
     if len(data) > MAX_FILE_BYTES:
-        raise RejectedFile(f"{name}: {len(data) / 2**20:.0f} MB is over the {MAX_FILE_BYTES // 2**20} MB limit")
+        raise RejectedFile(too_large(name, len(data)))
     if kind == "pdf":
-        doc = extract_pdf(data, name)
+        doc = extract_pdf(data, name, ocr)
     elif kind == "html":
         doc = extract_html(data, name)
     elif kind == "markdown":

@@ -114,6 +114,13 @@ def reading(name: str):
         _BUDGET.reset(token)
 
 
+def extend_budget(seconds: float) -> None:
+    """Give the file being read ``seconds`` more: OCR takes seconds a page, not a budget for text."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.deadline += seconds
+
+
 def check_budget(chars: int = 0) -> None:
     """Raise RejectedFile when the file being read is over its time or text budget (no-op outside
     :func:`reading`)."""
