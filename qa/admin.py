@@ -23,6 +23,7 @@ from .build import BuildLock, build_index
 from .config import SAMPLE_REPORTS
 from .errors import (BadRequest, BuildError, Conflict, LengthRequired, NotFound, PayloadTooLarge, QAError,
                      Unauthorized, UnsupportedType)
+from .fetch import last_fetch
 from .index import atomic_write_text
 from .ingest import MAX_FILE_BYTES, SUFFIXES, extract
 
@@ -139,6 +140,14 @@ def reindex():
     return jsonify({"job": _job_body(job)}), 202
 
 
+@admin.route("/fetch")
+def fetch_status():
+    last = last_fetch(Path(current_app.config["REPORTS_DIR"]))
+    if last is None:
+        raise NotFound("no fetch has run into this server's reports folder yet (qa fetch or qa watch --feed)")
+    return jsonify({"fetch": last})
+
+
 @admin.route("/jobs/<job_id>")
 def job_status(job_id: str):
     if not _JOB_ID.match(job_id):
@@ -170,7 +179,7 @@ def upload():
         data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise PayloadTooLarge(f"{name}: over the {MAX_FILE_BYTES // 2**20} MB limit per file")
-        extract(data, name)  # the same checks a build makes (RejectedFile: 422), before anything is stored
+        extract(data, name, ocr=current_app.config["OCR"])  # the same checks a build makes (RejectedFile: 422), before anything is stored
         checked.append((name, data))
     folder = _reports_dir()
     stored = []

@@ -322,6 +322,7 @@ def create_app(index_dir: str | Path | None = None, test_config: dict | None = N
         DEBUG=False,
         PROPAGATE_EXCEPTIONS=False,
         RATE_LIMIT=os.environ.get("QA_RATE_LIMIT") or None,
+        OCR=config.ocr(),  # admin uploads are checked as a build reads them: scans only with QA_OCR
         RERANKER=config.reranker(),  # a malformed QA_RERANKER stops the start with its reason
     )
     app.url_map.merge_slashes = False  # "/reports/x//text" is a 404 envelope, not an HTML redirect page

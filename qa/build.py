@@ -105,8 +105,13 @@ def previous_files(index_dir: Path) -> set[str]:
 
 
 def slug(name: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")
-    return s[:80] or "report"
+    """A report id from its file name."""
+    return text_slug(Path(name).stem)
+
+
+def text_slug(text: str, limit: int = 80) -> str:
+    """Lowercase ASCII letters and digits joined by hyphens: safe in an id, a URL or a file name."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "report"
 
 
 def _read_cache(cache_file: Path, use_cache: bool) -> dict | None:

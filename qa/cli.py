@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,13 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 def _reports_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports", type=Path, default=None,
                    help="folder of report files, searched recursively (default: $QA_REPORTS_DIR or the bundled sample)")
+
+
+def _fetch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delay", type=float, default=2.0,
+                   help="seconds between two requests to one site (default 2; robots.txt Crawl-delay if longer)")
+    p.add_argument("--retries", type=int, default=3, help="retries after a 5xx answer or a timeout (default 3)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default 30)")
 
 
 def progress_bar():
@@ -74,10 +82,52 @@ def cmd_index(args) -> int:
 def cmd_watch(args) -> int:
     import logging
 
-    from .watch import watch
+    from .watch import watch, watch_feed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    watch(args.reports or config.reports_dir(), args.index or config.index_dir(), settle=args.settle)
+    reports, index = args.reports or config.reports_dir(), args.index or config.index_dir()
+    if args.feed:
+        watch_feed(args.feed, reports, index, every=parse_duration(args.every), manners=_manners(args))
+    else:
+        watch(reports, index, settle=args.settle)
+    return 0
+
+
+def parse_duration(text: str) -> float:
+    """``--every``: "90s", "15m", "1h", "1d" or plain seconds."""
+    from .errors import BadRequest
+    from .ratelimit import DURATION_UNITS
+
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", text.lower())
+    if not m or (m.group(2) and m.group(2) not in DURATION_UNITS) or float(m.group(1)) <= 0:
+        raise BadRequest(f"--every {text!r} is not a duration: write it like 90s, 15m, 1h or 1d", code="invalid_every")
+    return float(m.group(1)) * DURATION_UNITS.get(m.group(2) or "s", 1)
+
+
+def _manners(args):
+    from .fetch import Politeness
+
+    return Politeness(delay=args.delay, retries=args.retries, timeout=args.timeout)
+
+
+def print_fetch(result, out=sys.stdout) -> None:
+    """What a fetch stored, left as it was and rejected (with why), then a summary line."""
+    for s in result.stored:
+        print(f"stored: {s.file} <- {s.source}", file=out)
+    for url in result.unchanged:
+        print(f"unchanged: {url}", file=out)
+    for r in result.rejected:
+        print(f"rejected: {r.reason}", file=out)
+    print(f"fetched {result.items} new item(s) from {result.feed}: {len(result.stored)} stored, "
+          f"{len(result.unchanged)} unchanged, {len(result.rejected)} rejected", file=out)
+
+
+def cmd_fetch(args) -> int:
+    from .fetch import fetch_feed, parse_since
+
+    result = fetch_feed(args.feed, args.reports or config.reports_dir(), since=parse_since(args.since),
+                        max_items=args.max, manners=_manners(args))
+    print_fetch(result)
     return 0
 
 
@@ -139,7 +189,19 @@ def parser() -> argparse.ArgumentParser:
     _index_arg(w)
     w.add_argument("--settle", type=float, default=2.0,
                    help="seconds of quiet after a burst of changes before updating (default 2)")
+    w.add_argument("--feed", help="instead of watching the folder, fetch this RSS/Atom feed on a schedule "
+                   "and update the index when something new arrived")
+    w.add_argument("--every", default="1h", help="with --feed: how often to fetch (90s, 15m, 1h, 1d; default 1h)")
+    _fetch_args(w)
     w.set_defaults(func=cmd_watch)
+
+    f = sub.add_parser("fetch", help="store the reports a feed's new items link to, with .meta.json sidecars")
+    f.add_argument("--feed", required=True, help="address of the RSS or Atom feed")
+    _reports_arg(f)
+    f.add_argument("--since", help="only items published on or after this date (YYYY-MM-DD)")
+    f.add_argument("--max", type=int, default=None, help="read at most N new items")
+    _fetch_args(f)
+    f.set_defaults(func=cmd_fetch)
 
     a = sub.add_parser("ask", help="answer one question")
     a.add_argument("question")

@@ -94,3 +94,11 @@ class UnsupportedType(QAError):
 class LengthRequired(QAError):
     code = "length_required"
     status = 411
+
+
+class FetchError(QAError):
+    """A feed or a file on the web could not be fetched (or was refused: robots.txt, size, type)."""
+
+    code = "fetch_failed"
+    status = 502
+    exit_code = 5

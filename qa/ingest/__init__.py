@@ -21,7 +21,7 @@ from .plain import extract_text
 
 __all__ = [
     "Document", "Heading", "TextBuilder", "clean_inline", "EXTRACTOR_VERSION", "SUFFIXES", "ReportFile",
-    "find_reports", "extract", "read_sidecar", "MAX_FILE_BYTES", "too_large", "sidecar_path",
+    "find_reports", "extract", "read_sidecar", "MAX_FILE_BYTES", "too_large", "sidecar_path", "SIDECAR",
 ]
 
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
