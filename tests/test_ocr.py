@@ -24,6 +24,7 @@ from qa.ingest import ocr as ocr_mod
 from .conftest import CORPUS, need_shared
 
 SCANNED = "PostOfficeHorizon-IT-Inquiry-Response.pdf"
+pytestmark = pytest.mark.ocr
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,68 @@
+"""Seconds of OCR per page: the service's way (pdfium page images piped to Tesseract, qa.ingest.ocr)
+and, when it is installed, ocrmypdf (which also runs Tesseract) on the same scanned PDF.
+
+    python bench/ocr.py --pdf ../shared/corpus/other/PostOfficeHorizon-IT-Inquiry-Response.pdf
+    python bench/ocr.py --pdf FILE --ocrmypdf /tmp/ocrvenv/bin/ocrmypdf   # the peer, from its own venv
+
+Prints one line per way: pages, total seconds, seconds per page (wall clock; the machine is shared, so
+run it more than once), and words read.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pypdfium2 as pdfium  # noqa: E402
+
+from qa.ingest import ocr  # noqa: E402
+
+
+def ours(pdf_path: Path) -> tuple[int, float, int]:
+    pdf = pdfium.PdfDocument(pdf_path)
+    try:
+        t0 = time.perf_counter()
+        words = sum(len(l.text.split()) for i in range(len(pdf)) for l in ocr.ocr_page(pdf[i], pdf_path.name, i + 1))
+        return len(pdf), time.perf_counter() - t0, words
+    finally:
+        pdf.close()
+
+
+def peer(pdf_path: Path, program: str) -> tuple[int, float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.pdf"
+        t0 = time.perf_counter()
+        subprocess.run([program, "--output-type", "pdf", "--jobs", "1", "-l", "eng", "--optimize", "0",
+                        str(pdf_path), str(out)], check=True, capture_output=True)
+        seconds = time.perf_counter() - t0
+        pdf = pdfium.PdfDocument(out)
+        try:
+            words = sum(len(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf)))
+            return len(pdf), seconds, words
+        finally:
+            pdf.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pdf", type=Path, required=True)
+    p.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf"), help="the ocrmypdf program (default: on PATH)")
+    args = p.parse_args()
+    rows = [("pdfium pages -> tesseract (qa.ingest.ocr)", ours(args.pdf))]
+    if args.ocrmypdf:
+        rows.append(("ocrmypdf --jobs 1", peer(args.pdf, args.ocrmypdf)))
+    else:
+        print("ocrmypdf is not installed: only the service's way is measured")
+    for name, (pages, seconds, words) in rows:
+        print(f"{name}: {pages} pages in {seconds:.1f} s = {seconds / pages:.2f} s per page, {words} words")
+
+
+if __name__ == "__main__":
+    main()
