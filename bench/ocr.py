@@ -5,11 +5,13 @@ and, when it is installed, ocrmypdf (which also runs Tesseract) on the same scan
     python bench/ocr.py --pdf FILE --ocrmypdf /tmp/ocrvenv/bin/ocrmypdf   # the peer, from its own venv
 
 Prints one line per way: pages, total seconds, seconds per page (wall clock; the machine is shared, so
-run it more than once), and words read.
+run it more than once), CPU seconds per page (Tesseract's included: steadier on a busy machine) and
+words read.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,27 +27,33 @@ import pypdfium2 as pdfium  # noqa: E402
 from qa.ingest import ocr  # noqa: E402
 
 
-def ours(pdf_path: Path) -> tuple[int, float, int]:
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (Tesseract runs as a child)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def ours(pdf_path: Path) -> tuple[int, float, float, int]:
     pdf = pdfium.PdfDocument(pdf_path)
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         words = sum(len(l.text.split()) for i in range(len(pdf)) for l in ocr.ocr_page(pdf[i], pdf_path.name, i + 1))
-        return len(pdf), time.perf_counter() - t0, words
+        return len(pdf), time.perf_counter() - t0, _cpu() - c0, words
     finally:
         pdf.close()
 
 
-def peer(pdf_path: Path, program: str) -> tuple[int, float, int]:
+def peer(pdf_path: Path, program: str) -> tuple[int, float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.pdf"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         subprocess.run([program, "--output-type", "pdf", "--jobs", "1", "-l", "eng", "--optimize", "0",
                         str(pdf_path), str(out)], check=True, capture_output=True)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, _cpu() - c0
         pdf = pdfium.PdfDocument(out)
         try:
             words = sum(len(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf)))
-            return len(pdf), seconds, words
+            return len(pdf), seconds, cpu, words
         finally:
             pdf.close()
 
@@ -59,9 +67,10 @@ def main() -> None:
     if args.ocrmypdf:
         rows.append(("ocrmypdf --jobs 1", peer(args.pdf, args.ocrmypdf)))
     else:
-        print("ocrmypdf is not installed: only the service's way is measured")
-    for name, (pages, seconds, words) in rows:
-        print(f"{name}: {pages} pages in {seconds:.1f} s = {seconds / pages:.2f} s per page, {words} words")
+        print("ocrmypdf is not installed: only the service's way is measured", flush=True)
+    for name, (pages, seconds, cpu, words) in rows:
+        print(f"{name}: {pages} pages in {seconds:.1f} s = {seconds / pages:.2f} s per page "
+              f"({cpu / pages:.2f} s of CPU per page), {words} words", flush=True)
 
 
 if __name__ == "__main__":

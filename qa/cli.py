@@ -24,10 +24,10 @@ def _reports_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _fetch_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--delay", type=float, default=2.0,
-                   help="seconds between two requests to one site (default 2; robots.txt Crawl-delay if longer)")
-    p.add_argument("--retries", type=int, default=3, help="retries after a 5xx answer or a timeout (default 3)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default 30)")
+    p.add_argument("--delay", type=float, help="seconds between two requests to one site (default 2; "
+                   "robots.txt Crawl-delay if longer)")
+    p.add_argument("--retries", type=int, help="retries after a 5xx answer or a timeout (default 3)")
+    p.add_argument("--timeout", type=float, help="seconds to wait for an answer (default 30)")
 
 
 def progress_bar():
@@ -107,7 +107,8 @@ def parse_duration(text: str) -> float:
 def _manners(args):
     from .fetch import Politeness
 
-    return Politeness(delay=args.delay, retries=args.retries, timeout=args.timeout)
+    given = {"delay": args.delay, "retries": args.retries, "timeout": args.timeout}
+    return Politeness(**{k: v for k, v in given.items() if v is not None})
 
 
 def print_fetch(result, out=sys.stdout) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 from qa.app import create_app
 from qa.build import build_index
+from qa.cli import parse_duration
+from qa.errors import BadRequest, FetchError
 from qa.fetch import USER_AGENT, Politeness, fetch_feed, file_name, last_fetch, read_page
 from qa.watch import watch_feed
 
@@ -124,7 +126,7 @@ def test_the_feed_itself_unreadable_is_the_only_failure(site, tmp_path):
                        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode != 0
     assert "the feed cannot be read" in r.stderr and "HTTP 404" in r.stderr
-    with pytest.raises(Exception, match="not an RSS or Atom feed"):
+    with pytest.raises(FetchError, match="not an RSS or Atom feed"):
         fetch_feed(f"{site.base}/robots.txt", tmp_path / "b", manners=FAST)
     assert last_fetch(tmp_path / "b")["rejected"][0]["url"] == f"{site.base}/robots.txt"
 
@@ -191,3 +193,10 @@ def test_watch_feed_updates_the_index_and_admin_reports_the_fetch(site, tmp_path
     reasons = {r["url"]: r["reason"] for r in body["rejected"]}
     assert "robots.txt" in reasons[f"{site.base}/private/secret.pdf"]
     assert "not a PDF" in reasons[f"{site.base}/files/fake.pdf"]
+
+
+def test_every_reads_durations():
+    assert [parse_duration(d) for d in ("90s", "15m", "1h", "1d", "30")] == [90, 900, 3600, 86400, 30]
+    for bad in ("soon", "0", "5 fortnights", "-1h"):
+        with pytest.raises(BadRequest, match="not a duration"):
+            parse_duration(bad)

@@ -12,12 +12,12 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 
 import lxml.html
 
 from ..errors import RejectedFile
 from .document import clean_inline, extend_budget
+from .pdf import Line
 
 DPI = 300
 PAGE_SECONDS = 120.0  # Tesseract gets this long per page; the file's reading budget grows by as much
@@ -26,14 +26,6 @@ ENGINE = "tesseract"
 _LINE_CLASSES = ("ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat")
 _SIZE = re.compile(r"\bx_size ([\d.]+)")
 _CONFIDENCE = re.compile(r"\bx_wconf (\d+)")
-
-
-@dataclass
-class OcrLine:
-    """One line Tesseract read: its words, and the height of its type in points."""
-
-    text: str
-    height: float
 
 
 def available() -> bool:
@@ -48,7 +40,7 @@ def _pgm(page) -> bytes:
     return b"P5\n%d %d\n255\n" % (width, height) + pixels.reshape(height, width).tobytes()
 
 
-def _lines(hocr: bytes) -> list[OcrLine]:
+def _lines(hocr: bytes) -> list[Line]:
     """Lines from Tesseract's hOCR, each with its ``x_size`` (the line's type size as Tesseract
     measures it: steady across a title's lines whatever letters they hold, unlike word boxes)."""
     root = lxml.html.fromstring(hocr)
@@ -59,7 +51,7 @@ def _lines(hocr: bytes) -> list[OcrLine]:
                  if _confidence(w.get("title", "")) >= MIN_CONFIDENCE]
         text = clean_inline(" ".join(words))
         if text:
-            lines.append(OcrLine(text, round(float(size.group(1)) * 72 / DPI, 1) if size else 0.0))
+            lines.append(Line(text, round(float(size.group(1)) * 72 / DPI, 1) if size else 0.0, False))
     return lines
 
 
@@ -68,8 +60,9 @@ def _confidence(title: str) -> float:
     return float(found.group(1)) if found else 100.0
 
 
-def ocr_page(page, name: str, number: int) -> list[OcrLine]:
-    """The lines of one pdfium page, read by Tesseract."""
+def ocr_page(page, name: str, number: int) -> list[Line]:
+    """The lines of one pdfium page, read by Tesseract, as the PDF reader's lines (type size in points;
+    boldness is not known)."""
     if not available():
         raise RejectedFile(f"{name}: OCR needs the tesseract program, which is not installed "
                            "(apt-get install tesseract-ocr tesseract-ocr-eng)")

@@ -475,7 +475,7 @@ def _ocr_pages(pdf, name: str) -> list[list[Line]]:
 
     pages = []
     for i in range(len(pdf)):
-        pages.append([Line(l.text, l.height, False) for l in ocr_page(pdf[i], name, i + 1)])
+        pages.append(ocr_page(pdf[i], name, i + 1))
         check_budget(sum(len(line.text) + 1 for lines in pages for line in lines))
     return pages
 
