@@ -39,7 +39,7 @@ MAX_PAGE_POINTS = 14_400  # 200 inches: the largest page the PDF specification a
 DEFAULT_MAX_INFLATED_MB = 256  # compressed streams may inflate to this much in all (QA_MAX_INFLATED_MB)
 _STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
 _ZONE = 3  # lines at the top and bottom of a page where running headers/footers live
-_PAGE_OF = re.compile(r"\bpage\s+\d+(\s*(of|/)\s*\d+)?")
+_PAGE_OF = re.compile(r"\bpage\s+\d+(\s*(of|/)\s*\d+)?|(?<=\s)\d{1,4}/\d{1,4}$")
 _EDGE_NUMBER = re.compile(r"^\d+\b|\b\d+$")
 _PAGE_NUMBER = re.compile(r"^(page\s*)?[#ivxlc]+(\s*(of|/)\s*#)?$", re.I)
 _BULLET_START = re.compile(r"^([•\-–—▪◦●■]|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|\(?[ivx]+[.)]\s)")
