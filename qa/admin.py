@@ -20,7 +20,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 
 from .build import BuildLock, build_index
-from .config import SAMPLE_REPORTS
+from .config import own_reports_dir
 from .errors import (BadRequest, BuildError, Conflict, LengthRequired, NotFound, PayloadTooLarge, QAError,
                      Unauthorized, UnsupportedType)
 from .fetch import last_fetch
@@ -61,12 +61,7 @@ def safe_filename(name: str) -> str:
 
 
 def _reports_dir() -> Path:
-    folder = Path(current_app.config["REPORTS_DIR"])
-    if folder.resolve() == SAMPLE_REPORTS.resolve():
-        raise Conflict("uploads need a reports folder of your own: start the server with --reports DIR "
-                       "or QA_REPORTS_DIR (the bundled sample is read-only)")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return own_reports_dir(Path(current_app.config["REPORTS_DIR"]), "start the server with --reports DIR")
 
 
 def _index_dir() -> Path:

@@ -18,6 +18,19 @@ def reports_dir() -> Path:
     return Path(os.environ.get("QA_REPORTS_DIR") or SAMPLE_REPORTS)
 
 
+def own_reports_dir(folder: Path, how: str) -> Path:
+    """``folder`` when it may be written to: never the bundled sample, which ships with the package.
+    ``how`` says how to name another ("start the server with --reports DIR")."""
+    from .errors import Conflict
+
+    folder = Path(folder)
+    if folder.resolve() == SAMPLE_REPORTS.resolve():
+        raise Conflict(f"new reports need a reports folder of your own: {how} or QA_REPORTS_DIR "
+                       "(the bundled sample is read-only)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def web_dir() -> Path:
     """The chat page's static files: inside the installed package, or ``web/`` of a source checkout."""
     installed = PACKAGE_DIR / "web"

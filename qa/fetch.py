@@ -35,6 +35,7 @@ from lxml import etree
 
 from . import __version__
 from .build import text_slug
+from .config import own_reports_dir
 from .errors import BadRequest, FetchError
 from .index import atomic_write_text
 from .ingest import MAX_FILE_BYTES, SIDECAR, too_large
@@ -139,13 +140,19 @@ class Client:
             raise FetchError(f"{url}: robots.txt of {parts.netloc} does not allow it", code="robots_disallowed")
 
     def _robots_for(self, parts) -> RobotFileParser | None:
-        """The host's robots.txt; a missing one (4xx) allows everything, an unreachable one (5xx,
-        network) nothing (RFC 9309)."""
+        """The host's robots.txt (redirects followed); a missing one (4xx) allows everything, an
+        unreachable one (5xx, network) nothing (RFC 9309)."""
         key = f"{parts.scheme}://{parts.netloc}"
         if key not in self._robots:
             parser: RobotFileParser | None = RobotFileParser(key + "/robots.txt")
             try:
                 response = self._request(key + "/robots.txt", None)
+                for _ in range(MAX_REDIRECTS):
+                    location = response.headers.get("Location")
+                    if response.status_code not in _REDIRECTS or not location:
+                        break
+                    response.close()
+                    response = self._request(urljoin(response.url, location), None)
                 with response:
                     if response.status_code >= 400:
                         parser.parse([])
@@ -479,8 +486,7 @@ def fetch_feed(feed_url: str, reports_dir: Path, *, since: date | None = None, m
     """
     if max_items is not None and max_items < 1:
         raise BadRequest("--max must be 1 or more", code="invalid_max")
-    reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    reports_dir = own_reports_dir(Path(reports_dir), "give --reports DIR")
     result = FetchResult(feed=feed_url, started=_now())
     fetcher = Fetcher(reports_dir, manners or Politeness(), sleep)
     try:

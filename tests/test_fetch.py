@@ -200,3 +200,12 @@ def test_every_reads_durations():
     for bad in ("soon", "0", "5 fortnights", "-1h"):
         with pytest.raises(BadRequest, match="not a duration"):
             parse_duration(bad)
+
+
+def test_never_into_the_bundled_sample(site):
+    from qa.config import SAMPLE_REPORTS
+    from qa.errors import Conflict
+
+    with pytest.raises(Conflict, match="a reports folder of your own"):
+        fetch_feed(f"{site.base}/feed.xml", SAMPLE_REPORTS, manners=FAST)
+    assert site.requests == [] and not (SAMPLE_REPORTS / ".fetch").exists()
