@@ -88,8 +88,10 @@ def _decode(data: bytes, name: str) -> str:
     raise RejectedFile(f"{name}: the text encoding could not be read")  # unreachable: latin-1 decodes all
 
 
-def too_large(name: str, size: int, limit: int = MAX_FILE_BYTES) -> str:
-    """Why a file over the size limit (``QA_MAX_FILE_MB``) is refused, in the words every reader uses."""
+def too_large(name: str, size: int, limit: int | None = None) -> str:
+    """Why a file over the size limit (``QA_MAX_FILE_MB``, or ``limit``) is refused, in the words every
+    reader uses."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     return f"{name}: {size / 2**20:.3g} MB is over the {limit / 2**20:.3g} MB limit"
 
 
