@@ -3,6 +3,7 @@ and, when it is installed, ocrmypdf (which also runs Tesseract) on the same scan
 
     python bench/ocr.py --pdf ../shared/corpus/other/PostOfficeHorizon-IT-Inquiry-Response.pdf
     python bench/ocr.py --pdf FILE --ocrmypdf /tmp/ocrvenv/bin/ocrmypdf   # the peer, from its own venv
+    python bench/ocr.py --smoke   # one page the script draws (Pillow), the service's way only
 
 Prints one line per way: pages, total seconds, seconds per page (wall clock; the machine is shared, so
 run it more than once), CPU seconds per page (Tesseract's included: steadier on a busy machine) and
@@ -58,11 +59,31 @@ def peer(pdf_path: Path, program: str) -> tuple[int, float, float, int]:
             pdf.close()
 
 
+def drawn_scan(folder: Path) -> Path:
+    """A one-page PDF of an image of text (no text layer), drawn with Pillow."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("L", (1240, 1754), 255)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=32)
+    for i, line in enumerate(["Inspection of a probation service", "Inspectors found the work with women",
+                              "on probation was good."]):
+        draw.text((110, 150 + 60 * i), line, fill=0, font=font)
+    path = folder / "scan.pdf"
+    img.save(path, "PDF", resolution=150)
+    return path
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--pdf", type=Path, required=True)
+    p.add_argument("--pdf", type=Path)
     p.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf"), help="the ocrmypdf program (default: on PATH)")
+    p.add_argument("--smoke", action="store_true", help="one drawn page, the service's way only (seconds)")
     args = p.parse_args()
+    if args.smoke:
+        args.pdf, args.ocrmypdf = drawn_scan(Path(tempfile.mkdtemp())), None
+    elif args.pdf is None:
+        p.error("--pdf is required (or --smoke)")
     rows = [("pdfium pages -> tesseract (qa.ingest.ocr)", ours(args.pdf))]
     if args.ocrmypdf:
         rows.append(("ocrmypdf --jobs 1", peer(args.pdf, args.ocrmypdf)))

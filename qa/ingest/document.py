@@ -25,6 +25,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 
 
 @dataclass
+class Line:
+    """One line of a page as a reader found it (a PDF's text layer, or OCR): its text, the height of
+    its type in points and whether it is bold (unknown for OCR: False)."""
+
+    text: str
+    height: float
+    bold: bool
+
+
+@dataclass
 class Heading:
     start: int
     end: int

@@ -16,8 +16,7 @@ import subprocess
 import lxml.html
 
 from ..errors import RejectedFile
-from .document import clean_inline, extend_budget
-from .pdf import Line
+from .document import Line, clean_inline, extend_budget
 
 DPI = 300
 PAGE_SECONDS = 120.0  # Tesseract gets this long per page; the file's reading budget grows by as much

@@ -14,7 +14,6 @@ import os
 import re
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 import pypdfium2 as pdfium
@@ -32,7 +31,7 @@ from .about import (
     publisher_named,
     reads_as_title,
 )
-from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline
+from .document import SOFT_HYPHEN, Document, Line, TextBuilder, check_budget, clean_inline
 
 MAX_PAGES = 5000
 MAX_PAGE_POINTS = 14_400  # 200 inches: the largest page the PDF specification allows (in default units)
@@ -52,13 +51,6 @@ _PERIODIC = re.compile(r"\b(daily|weekly|monthly|quarterly|annual|yearly)\b", re
 _TITLE_FIELD = re.compile(r"^(?:policy name|document title|report title|title)\s*:\s*(.{6,})$", re.I)
 _INTRODUCES_ITSELF = re.compile(r"^(?:below|this|here) is\s+", re.I)
 _DISPLAY_SIZE = 1.4  # cover lines this many times the body text's height are display type
-
-
-@dataclass
-class Line:
-    text: str
-    height: float
-    bold: bool
 
 
 def _line_style(textpage, first: int, last: int) -> tuple[float, bool]:
