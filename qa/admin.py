@@ -20,11 +20,12 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 
 from .build import BuildLock, build_index
-from .config import SAMPLE_REPORTS, Settings
+from .config import Settings, own_reports_dir
 from .errors import (BadRequest, BuildError, Conflict, LengthRequired, NotFound, PayloadTooLarge, QAError,
                      Unauthorized, UnsupportedType)
+from .fetch import last_fetch
 from .index import atomic_write_text
-from .ingest import SUFFIXES, extract
+from .ingest import SUFFIXES, extract, too_large
 
 log = logging.getLogger(__name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -60,12 +61,7 @@ def safe_filename(name: str) -> str:
 
 
 def _reports_dir() -> Path:
-    folder = Path(current_app.config["REPORTS_DIR"])
-    if folder.resolve() == SAMPLE_REPORTS.resolve():
-        raise Conflict("uploads need a reports folder of your own: start the server with --reports DIR "
-                       "or QA_REPORTS_DIR (the bundled sample is read-only)")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return own_reports_dir(Path(current_app.config["REPORTS_DIR"]), "start the server with --reports DIR")
 
 
 def _index_dir() -> Path:
@@ -139,6 +135,14 @@ def reindex():
     return jsonify({"job": _job_body(job)}), 202
 
 
+@admin.route("/fetch")
+def fetch_status():
+    last = last_fetch(Path(current_app.config["REPORTS_DIR"]))
+    if last is None:
+        raise NotFound("no fetch has run into this server's reports folder yet (qa fetch or qa watch --feed)")
+    return jsonify({"fetch": last})
+
+
 @admin.route("/jobs/<job_id>")
 def job_status(job_id: str):
     if not _JOB_ID.match(job_id):
@@ -170,8 +174,8 @@ def upload():
         limits = _settings().limits
         data = f.read(limits.max_file_bytes + 1)
         if len(data) > limits.max_file_bytes:
-            raise PayloadTooLarge(f"{name}: over the {limits.max_file_bytes // 2**20} MB limit per file")
-        extract(data, name, limits)  # the same checks a build makes (RejectedFile: 422), before anything is stored
+            raise PayloadTooLarge(too_large(name, len(data), limits.max_file_bytes) + " per file")
+        extract(data, name, limits, ocr=_settings().ocr)  # the same checks a build makes (RejectedFile: 422)
         checked.append((name, data))
     folder = _reports_dir()
     stored = []

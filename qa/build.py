@@ -123,8 +123,13 @@ def previous_files(index_dir: Path) -> set[str]:
 
 
 def slug(name: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")
-    return s[:80] or "report"
+    """A report id from its file name."""
+    return text_slug(Path(name).stem)
+
+
+def text_slug(text: str, limit: int = 80) -> str:
+    """Lowercase ASCII letters and digits joined by hyphens: safe in an id, a URL or a file name."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "report"
 
 
 def _read_cache(cache_file: Path, use_cache: bool) -> dict | None:
@@ -147,15 +152,17 @@ def _write_cache(cache_file: Path, data: dict, what: str) -> None:
 
 
 def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool,
-                    limits: Limits) -> tuple[Document, bool]:
+                    limits: Limits, ocr: bool) -> tuple[Document, bool]:
+    """A file's document, from the cache when the same content was read before. An OCR reading is
+    cached like any other, but only used when OCR is on: without it the scan is rejected as ever."""
     cache_file = cache_dir / f"{digest}-v{EXTRACTOR_VERSION}.json"
     cached = _read_cache(cache_file, use_cache)
-    if cached is not None:
+    if cached is not None and (ocr or "ocr" not in cached.get("meta", {})):
         try:
             return Document.from_json(cached), True
         except (KeyError, TypeError):
             pass
-    doc = extract(data, rf.name, limits)
+    doc = extract(data, rf.name, limits, ocr=ocr)
     _write_cache(cache_file, doc.to_json(), f"the extraction of {rf.name}")
     return doc, False
 
@@ -223,7 +230,8 @@ def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False
 
     ``incremental`` takes files whose content was extracted before from the cache. ``lock`` is a
     :class:`BuildLock` the caller already holds (a background job); otherwise one is taken here.
-    ``settings`` gives the limits per file and how many old generations stay (default: the defaults).
+    ``settings`` gives the limits per file, whether scanned PDFs are read by OCR (``QA_OCR``) and how
+    many old generations stay (default: the defaults).
     """
     reports_dir, index_dir = Path(reports_dir), Path(index_dir)
     if not reports_dir.is_dir():
@@ -378,7 +386,8 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
             continue
         try:
             sidecar = read_sidecar(rf.path)
-            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental, settings.limits)
+            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental, settings.limits,
+                                          settings.ocr)
         except RejectedFile as exc:
             result.rejected.append(Rejected(rf.name, exc.message))
             continue

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import config
@@ -28,6 +30,13 @@ def _reports(args) -> Path:
 def _reports_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports", type=Path, default=None,
                    help="folder of report files, searched recursively (default: $QA_REPORTS_DIR or the bundled sample)")
+
+
+def _fetch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delay", type=float, help="seconds between two requests to one site (default 2; "
+                   "robots.txt Crawl-delay if longer)")
+    p.add_argument("--retries", type=int, help="retries after a 5xx answer or a timeout (default 3)")
+    p.add_argument("--timeout", type=float, help="seconds to wait for an answer (default 30)")
 
 
 def progress_bar():
@@ -60,17 +69,51 @@ def run_build(reports: Path, index: Path, incremental: bool, settings: config.Se
 
 
 def cmd_index(args) -> int:
-    run_build(_reports(args), _index(args), args.index_command == "update", args.settings)
+    run_build(_reports(args), _index(args), args.index_command == "update",
+              replace(args.settings, ocr=True) if args.ocr else args.settings)
     return 0
 
 
 def cmd_watch(args) -> int:
     import logging
 
-    from .watch import watch
+    from .watch import watch, watch_feed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    watch(_reports(args), _index(args), settle=args.settle, settings=args.settings)
+    reports, index = _reports(args), _index(args)
+    if args.feed:
+        watch_feed(args.feed, reports, index, every=parse_duration(args.every), manners=_manners(args),
+                   settings=args.settings)
+    else:
+        watch(reports, index, settle=args.settle, settings=args.settings)
+    return 0
+
+
+def parse_duration(text: str) -> float:
+    """``--every``: "90s", "15m", "1h", "1d" or plain seconds."""
+    from .errors import BadRequest
+    from .ratelimit import DURATION_UNITS
+
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", text.lower())
+    if not m or (m.group(2) and m.group(2) not in DURATION_UNITS) or float(m.group(1)) <= 0:
+        raise BadRequest(f"--every {text!r} is not a duration: write it like 90s, 15m, 1h or 1d", code="invalid_every")
+    return float(m.group(1)) * DURATION_UNITS.get(m.group(2) or "s", 1)
+
+
+def _manners(args):
+    from .fetch import Politeness
+
+    given = {"delay": args.delay, "retries": args.retries, "timeout": args.timeout}
+    return Politeness(**{k: v for k, v in given.items() if v is not None},
+                      max_bytes=args.settings.limits.max_file_bytes)
+
+
+def cmd_fetch(args) -> int:
+    from .fetch import fetch_feed, parse_since
+
+    result = fetch_feed(args.feed, _reports(args), since=parse_since(args.since), max_items=args.max,
+                        manners=_manners(args))
+    print("\n".join(result.lines()))
     return 0
 
 
@@ -140,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
         b = isub.add_parser(name, help=text)
         _reports_arg(b)
         _index_arg(b)
+        b.add_argument("--ocr", action="store_true",
+                       help="read PDFs without a text layer (scans) by OCR with Tesseract (default: $QA_OCR)")
         b.set_defaults(func=cmd_index)
 
     w = sub.add_parser("watch", help="update the index whenever report files arrive, change or go")
@@ -147,7 +192,19 @@ def parser() -> argparse.ArgumentParser:
     _index_arg(w)
     w.add_argument("--settle", type=float, default=2.0,
                    help="seconds of quiet after a burst of changes before updating (default 2)")
+    w.add_argument("--feed", help="instead of watching the folder, fetch this RSS/Atom feed on a schedule "
+                   "and update the index when something new arrived")
+    w.add_argument("--every", default="1h", help="with --feed: how often to fetch (90s, 15m, 1h, 1d; default 1h)")
+    _fetch_args(w)
     w.set_defaults(func=cmd_watch)
+
+    f = sub.add_parser("fetch", help="store the reports a feed's new items link to, with .meta.json sidecars")
+    f.add_argument("--feed", required=True, help="address of the RSS or Atom feed")
+    _reports_arg(f)
+    f.add_argument("--since", help="only items published on or after this date (YYYY-MM-DD)")
+    f.add_argument("--max", type=int, default=None, help="read at most N new items")
+    _fetch_args(f)
+    f.set_defaults(func=cmd_fetch)
 
     a = sub.add_parser("ask", help="answer one question")
     a.add_argument("question")

@@ -13,12 +13,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, Conflict
 from .ingest.document import Limits
 from .ratelimit import parse_rate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_REPORTS = PACKAGE_DIR / "sample" / "reports"
+
+
+def own_reports_dir(folder: Path, how: str) -> Path:
+    """``folder`` when it may be written to: never the bundled sample, which ships with the package.
+    ``how`` says how to name another ("start the server with --reports DIR")."""
+    folder = Path(folder)
+    if folder.resolve() == SAMPLE_REPORTS.resolve():
+        raise Conflict(f"new reports need a reports folder of your own: {how} or QA_REPORTS_DIR "
+                       "(the bundled sample is read-only)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 RERANKERS = ("off", "lexical")
 
 
@@ -44,6 +57,13 @@ def _reranker(raw: str) -> str:
 def _rate(raw: str) -> str | None:
     parse_rate(raw)
     return raw.strip() if raw.strip() not in ("0", "off", "none") else None
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError("is not on or off: use 1 or 0")
+    return value in ("1", "true", "yes", "on")
 
 
 def _log_level(raw: str) -> str:
@@ -81,6 +101,9 @@ class Settings:
                                       _positive(float))
     max_chars: int = _setting("QA_MAX_CHARS", 25_000_000, "most characters of text one file may hold",
                               _positive(int))
+    ocr: bool = _setting("QA_OCR", False,
+                         "1 reads PDFs without a text layer by OCR (Tesseract) in every build and update, as "
+                         "`qa index build --ocr` does; off by default: OCR takes seconds a page", _flag)
     keep_generations: int = _setting("QA_KEEP_GENERATIONS", 3, "superseded index generations kept",
                                      _positive(int))
     generation_grace: float = _setting("QA_GENERATION_GRACE", 60.0,

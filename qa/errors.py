@@ -113,3 +113,11 @@ class ConfigError(QAError, ValueError):
 
     code = "invalid_setting"
     exit_code = 2
+
+
+class FetchError(QAError):
+    """A feed or a file on the web could not be fetched (or was refused: robots.txt, size, type)."""
+
+    code = "fetch_failed"
+    status = 502
+    exit_code = 5

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
+DURATION_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
           "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
 
@@ -34,7 +34,7 @@ def parse_rate(spec: str | None) -> Rate | None:
     if spec is None or spec.strip() in ("", "0", "off", "none"):
         return None
     m = _SPEC.match(spec.lower())
-    if not m or m.group(3) not in _UNITS:
+    if not m or m.group(3) not in DURATION_UNITS:
         raise ValueError("is not a rate: write it like 60/minute, 10/second, 1000/hour or 100/15m "
                          "(0 or unset turns the limit off)")
     n, multiple = int(m.group(1)), int(m.group(2) or 1)
@@ -42,7 +42,7 @@ def parse_rate(spec: str | None) -> Rate | None:
         return None
     if multiple == 0:
         raise ValueError("has a period of 0: it must be longer")
-    return Rate(n, multiple * _UNITS[m.group(3)])
+    return Rate(n, multiple * DURATION_UNITS[m.group(3)])
 
 
 class RateLimiter:

@@ -18,6 +18,7 @@ from watchdog.observers import Observer
 from .build import BuildResult, build_index
 from .config import Settings
 from .errors import QAError
+from .fetch import FetchResult, Politeness, fetch_feed
 
 log = logging.getLogger("qa.watch")
 
@@ -78,3 +79,29 @@ def watch(reports_dir: Path, index_dir: Path, settle: float = 2.0, stop: threadi
     finally:
         observer.stop()
         observer.join()
+
+
+def watch_feed(feed_url: str, reports_dir: Path, index_dir: Path, every: float, stop: threading.Event | None = None,
+               manners: Politeness | None = None, on_fetch: Callable[[FetchResult, BuildResult | None], None] | None = None,
+               settings: Settings | None = None) -> None:
+    """Fetch the feed now and then every ``every`` seconds, until ``stop`` is set; update the index
+    whenever a fetch stored something (or no index exists yet). A feed that cannot be read, or an
+    update that fails, is logged and the next round comes as planned."""
+    reports_dir, index_dir = Path(reports_dir), Path(index_dir)
+    stop = stop or threading.Event()
+    log.info("fetching %s every %g s into %s (index %s)", feed_url, every, reports_dir, index_dir)
+    while not stop.is_set():
+        fetched, result = None, None
+        try:
+            fetched = fetch_feed(feed_url, reports_dir, manners=manners, sleep=stop.wait)
+            for line in fetched.lines():
+                log.info("%s", line)
+            if fetched.stored or not (index_dir / "CURRENT").exists():
+                result = build_index(reports_dir, index_dir, incremental=True, settings=settings)
+                for line in result.lines():
+                    log.info("%s", line)
+        except QAError as exc:
+            log.error("%s", exc.message)
+        if on_fetch and fetched is not None:
+            on_fetch(fetched, result)
+        stop.wait(every)

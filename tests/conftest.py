@@ -48,6 +48,19 @@ def wrk():
         pytest.skip("wrk is not installed (apt-get install -y wrk)")
 
 
+@pytest.fixture()
+def tesseract():
+    """Tesseract, for OCR: required where QA_REQUIRE_TESSERACT is set (.ci/run sets it in CI and installs
+    tesseract-ocr), else its tests are skipped."""
+    from qa.ingest import ocr
+
+    if not ocr.available():
+        reason = "the tesseract program is not installed (apt-get install tesseract-ocr tesseract-ocr-eng)"
+        if os.environ.get("QA_REQUIRE_TESSERACT"):
+            pytest.fail(f"{reason}; QA_REQUIRE_TESSERACT is set, so the OCR tests must run")
+        pytest.skip(reason)
+
+
 def need_shared(path: Path = CORPUS) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared corpus sits beside the project in CI, not in a fresh clone")

@@ -18,6 +18,7 @@ SCRIPTS = {
     "ask_snapshot.py": r"(\d+) of \1 responses byte-identical",
     "chunk_sizes.py": r"(?m)^\s*200\s+1\s+\d+\s+\d\.\d{3}\s+\d\.\d{3}",
     "engines.py": r"ours vs rank-bm25, every passage of \d+ questions: max \|score diff\|",
+    "ocr.py": r"\d+ pages in \d+\.\d s = \d+\.\d\d s per page",
     "http_load.py": r"POST /ask warm-up\s+\d+\s+\d+\.\d\d",
     "profile_ask.py": r"POST /ask \d+ us CPU = search \d+ us",
     "profile_ours.py": r"k=50: p50 \d+\.\d{3} ms",
@@ -40,6 +41,8 @@ def test_every_script_has_a_smoke_run():
 def test_smoke(script, tmp_path, request):
     if script in NEEDS_WRK:
         request.getfixturevalue("wrk")
+    if script == "ocr.py":
+        request.getfixturevalue("tesseract")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "TMPDIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, str(BENCH / script), "--smoke"], cwd=ROOT, env=env, capture_output=True,

@@ -20,7 +20,7 @@ from .plain import extract_text
 
 __all__ = [
     "Document", "Heading", "TextBuilder", "clean_inline", "EXTRACTOR_VERSION", "SUFFIXES", "ReportFile",
-    "find_reports", "extract", "check_size", "read_sidecar", "Limits",
+    "find_reports", "extract", "check_size", "read_sidecar", "Limits", "too_large", "sidecar_path", "SIDECAR",
 ]
 
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
@@ -86,28 +86,34 @@ def _decode(data: bytes, name: str) -> str:
     raise RejectedFile(f"{name}: the text encoding could not be read")  # unreachable: latin-1 decodes all
 
 
+def too_large(name: str, size: int, limit: int) -> str:
+    """Why a file over the size limit of ``limit`` bytes (``QA_MAX_FILE_MB``) is refused, in the words
+    every reader uses."""
+    return f"{name}: {size / 2**20:.3g} MB is over the {limit / 2**20:.3g} MB limit (QA_MAX_FILE_MB)"
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def extract(data: bytes, name: str, limits: Limits = Limits()) -> Document:
+def extract(data: bytes, name: str, limits: Limits = Limits(), ocr: bool = False) -> Document:
     """Read one report's bytes; ``name`` (its file name) picks the format and names it in errors.
+    With ``ocr``, a PDF without a text layer is read by OCR (:mod:`.ocr`) instead of being rejected.
 
     Size, time and text per file are bounded by ``limits``, and PDFs are checked against
     decompression bombs, page-tree bombs and absurd page sizes first.
     """
     with reading(name, limits):
-        return _extract(data, name, limits)
+        return _extract(data, name, limits, ocr)
 
 
 def check_size(size: int, name: str, limits: Limits) -> None:
     """Reject a file over the size limit (``QA_MAX_FILE_MB``)."""
     if size > limits.max_file_bytes:
-        raise RejectedFile(f"{name}: {size / 2**20:.0f} MB is over the {limits.max_file_bytes // 2**20} MB limit "
-                           "(QA_MAX_FILE_MB)")
+        raise RejectedFile(too_large(name, size, limits.max_file_bytes))
 
 
-def _extract(data: bytes, name: str, limits: Limits) -> Document:
+def _extract(data: bytes, name: str, limits: Limits, ocr: bool) -> Document:
     kind = SUFFIXES.get(Path(name).suffix.lower())
     if kind is None:
         raise RejectedFile(
@@ -118,7 +124,7 @@ def _extract(data: bytes, name: str, limits: Limits) -> Document:
         raise RejectedFile(f"{name}: the file is empty")
     check_size(len(data), name, limits)
     if kind == "pdf":
-        doc = extract_pdf(data, name)
+        doc = extract_pdf(data, name, ocr)
     elif kind == "html":
         doc = extract_html(data, name)
     elif kind == "markdown":

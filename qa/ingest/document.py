@@ -24,6 +24,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 
 
 @dataclass
+class Line:
+    """One line of a page as a reader found it (a PDF's text layer, or OCR): its text, the height of
+    its type in points and whether it is bold (unknown for OCR: False)."""
+
+    text: str
+    height: float
+    bold: bool
+
+
+@dataclass
 class Heading:
     start: int
     end: int
@@ -122,6 +132,13 @@ def current_limits() -> Limits:
     """The limits of the file being read (the defaults outside :func:`reading`)."""
     budget = _BUDGET.get()
     return budget.limits if budget is not None else Limits()
+
+
+def extend_budget(seconds: float) -> None:
+    """Give the file being read ``seconds`` more: OCR takes seconds a page, not a budget for text."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.deadline += seconds
 
 
 def check_budget(chars: int = 0) -> None:

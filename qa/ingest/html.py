@@ -60,7 +60,7 @@ def _walk(root, builder: TextBuilder) -> None:
                 builder.paragraph(text)
 
 
-def _strip(root) -> None:
+def strip_chrome(root) -> None:
     """Drop scripts, styles, navigation... and comments, keeping the text that follows each (as
     ``drop_tree`` does), in one pass in C: ``drop_tree`` one by one costs O(siblings) each, 12 s for a
     page of 100,000 scripts."""
@@ -99,7 +99,7 @@ def _meta(root) -> dict:
 
 
 def _read(root, meta: dict, kind: str) -> Document:
-    _strip(root)
+    strip_chrome(root)
     builder = TextBuilder()
     _walk(root, builder)
     return builder.build(dict(meta), kind)

@@ -13,7 +13,6 @@ import math
 import re
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 import pypdfium2 as pdfium
@@ -31,13 +30,13 @@ from .about import (
     publisher_named,
     reads_as_title,
 )
-from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline, current_limits
+from .document import SOFT_HYPHEN, Document, Line, TextBuilder, check_budget, clean_inline, current_limits
 
 MAX_PAGES = 5000
 MAX_PAGE_POINTS = 14_400  # 200 inches: the largest page the PDF specification allows (in default units)
 _STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
 _ZONE = 3  # lines at the top and bottom of a page where running headers/footers live
-_PAGE_OF = re.compile(r"\bpage\s+\d+(\s*(of|/)\s*\d+)?")
+_PAGE_OF = re.compile(r"\bpage\s+\d+(\s*(of|/)\s*\d+)?|(?<=\s)\d{1,4}/\d{1,4}$")
 _EDGE_NUMBER = re.compile(r"^\d+\b|\b\d+$")
 _PAGE_NUMBER = re.compile(r"^(page\s*)?[#ivxlc]+(\s*(of|/)\s*#)?$", re.I)
 _BULLET_START = re.compile(r"^([•\-–—▪◦●■]|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|\(?[ivx]+[.)]\s)")
@@ -50,13 +49,6 @@ _PERIODIC = re.compile(r"\b(daily|weekly|monthly|quarterly|annual|yearly)\b", re
 _TITLE_FIELD = re.compile(r"^(?:policy name|document title|report title|title)\s*:\s*(.{6,})$", re.I)
 _INTRODUCES_ITSELF = re.compile(r"^(?:below|this|here) is\s+", re.I)
 _DISPLAY_SIZE = 1.4  # cover lines this many times the body text's height are display type
-
-
-@dataclass
-class Line:
-    text: str
-    height: float
-    bold: bool
 
 
 def _line_style(textpage, first: int, last: int) -> tuple[float, bool]:
@@ -467,7 +459,24 @@ def _check_page_size(page, number: int, name: str) -> None:
                            f"{MAX_PAGE_POINTS} points (200 inches) a side")
 
 
-def extract_pdf(data: bytes, name: str) -> Document:
+def _ocr_pages(pdf, name: str) -> list[list[Line]]:
+    """Every page read by OCR (:mod:`.ocr`), as lines the layout below reads like a text layer's."""
+    from .ocr import ocr_page
+
+    pages = []
+    for i in range(len(pdf)):
+        pages.append(ocr_page(pdf[i], name, i + 1))
+        check_budget(sum(len(line.text) + 1 for lines in pages for line in lines))
+    return pages
+
+
+def _words(pages: list[list[Line]]) -> int:
+    return sum(len(l.text.split()) for lines in pages for l in lines)
+
+
+def extract_pdf(data: bytes, name: str, ocr: bool = False) -> Document:
+    """One PDF's text, page by page; with ``ocr``, a PDF without a text layer is read by OCR instead
+    of being rejected."""
     check_streams(data, name)
     try:
         pdf = pdfium.PdfDocument(data)
@@ -490,14 +499,18 @@ def extract_pdf(data: bytes, name: str) -> Document:
             chars += sum(len(line.text) + 1 for line in pages[-1])
             check_budget(chars)  # time and text per file are bounded (QA_EXTRACT_SECONDS, QA_MAX_CHARS)
         meta_raw = pdf.get_metadata_dict()
+        scanned = _words(pages) < max(5, math.ceil(n_pages * 2))
+        if scanned and ocr:
+            pages = _ocr_pages(pdf, name)
     finally:
         pdf.close()
-    words = sum(len(l.text.split()) for lines in pages for l in lines)
-    if words < max(5, math.ceil(n_pages * 2)):
+    if scanned and not ocr:
         raise RejectedFile(
-            f"{name}: the PDF has no text layer ({n_pages} pages, {words} words); it looks scanned. "
-            "Run OCR on it (e.g. ocrmypdf) and add the result"
+            f"{name}: the PDF has no text layer ({n_pages} pages, {_words(pages)} words); it looks scanned. "
+            "Index it with OCR: qa index build --ocr (or QA_OCR=1)"
         )
+    if scanned and _words(pages) < max(5, n_pages):
+        raise RejectedFile(f"{name}: OCR found no readable text ({n_pages} pages, {_words(pages)} words)")
     builder = TextBuilder()
     _layout(remove_running_lines(pages), builder)
     meta: dict = {}
@@ -508,6 +521,8 @@ def extract_pdf(data: bytes, name: str) -> Document:
     title = document_title(pages, clean_inline(meta_raw.get("Title", "")), cover)
     last = next((lines for lines in reversed(pages) if lines), [])
     doc = builder.build(describe(cover, meta, title, " ".join(l.text for l in last[:200])), "pdf")
+    if scanned:
+        doc.meta["ocr"] = "tesseract"
     if "title" not in doc.meta and doc.headings:
         early = [h for h in doc.headings if (doc.page_at(h.start) or 1) <= 2] or doc.headings
         doc.meta["title"] = min(early, key=lambda h: h.level).title
