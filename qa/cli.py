@@ -39,12 +39,12 @@ def progress_bar():
     return update, bar.close
 
 
-def run_build(reports: Path, index: Path, incremental: bool):
+def run_build(reports: Path, index: Path, incremental: bool, jobs: int = 1):
     from .build import build_index
 
     update, close = progress_bar()
     try:
-        return build_index(reports, index, incremental=incremental, on_progress=update)
+        return build_index(reports, index, incremental=incremental, on_progress=update, jobs=jobs)
     finally:
         close()
 
@@ -66,8 +66,32 @@ def _print_build(result, out=sys.stdout) -> None:
 
 def cmd_index(args) -> int:
     result = run_build(args.reports or config.reports_dir(), args.index or config.index_dir(),
-                       incremental=args.index_command == "update")
+                       incremental=args.index_command == "update", jobs=args.jobs)
     _print_build(result)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from .errors import PublishError
+    from .publish import publish
+
+    index, failures = args.index or config.index_dir(), []
+    for dest in args.to:
+        try:
+            done = publish(index, dest)
+        except QAError as exc:
+            print(f"not published to {dest}: {exc.message}", file=sys.stderr)
+            failures.append(exc)
+            continue
+        pruned = f"; removed old generation(s) {', '.join(done.pruned)}" if done.pruned else ""
+        print(f"published generation {done.generation} to {dest} ({done.files} files, {done.bytes / 2**20:.1f} MB, "
+              f"verified, in {done.seconds:.1f} s); "
+              + ("CURRENT already named it" if done.previous == done.generation
+                 else f"CURRENT moved from {done.previous or 'nothing'}") + pruned)
+    if len(failures) == 1 and len(args.to) == 1:
+        raise failures[0]
+    if failures:
+        raise PublishError(f"{len(failures)} of {len(args.to)} destination(s) were not published to (listed above)")
     return 0
 
 
@@ -130,7 +154,17 @@ def parser() -> argparse.ArgumentParser:
         b = isub.add_parser(name, help=text)
         _reports_arg(b)
         _index_arg(b)
+        b.add_argument("--jobs", type=int, default=1,
+                       help="processes that read the report files (default 1); the index is the same for any number")
         b.set_defaults(func=cmd_index)
+
+    pub = isub.add_parser("publish", help="copy the live generation to a replica's index folder, verify it, "
+                                            "then move the replica's CURRENT")
+    _index_arg(pub)
+    pub.add_argument("--to", action="append", required=True, metavar="DEST",
+                     help="a replica's index folder: a path, host:/path (ssh) or rsync://host/module; repeat for "
+                          "several replicas (each is done even when another fails)")
+    pub.set_defaults(func=cmd_publish)
 
     w = sub.add_parser("watch", help="update the index whenever report files arrive, change or go")
     _reports_arg(w)
