@@ -34,6 +34,7 @@ from pathlib import Path
 
 from gunicorn import glogging
 from gunicorn import util as _gunicorn_util
+from gunicorn.http import wsgi as _gunicorn_wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 from . import config as qa_config  # not "config": gunicorn reads that name as a setting
@@ -113,6 +114,7 @@ class JSONErrorWorker(ThreadWorker):
         # worker process that is our JSON writer.
         _gunicorn_util.write_error = _write_json_error
         _gunicorn_util.http_date = cached_http_date(_HTTP_DATE)
+        _gunicorn_wsgi.Response = OneWriteResponse
         super().init_process()
 
     def accept(self, listener):
@@ -127,6 +129,24 @@ class JSONErrorWorker(ThreadWorker):
         if now - self._notified >= NOTIFY_EVERY:
             self._notified = now
             super().notify()
+
+
+class OneWriteResponse(_gunicorn_wsgi.Response):
+    """gunicorn's response, whose status line and headers go out in the same write as the body when
+    the body comes in one piece of a known length (every JSON answer). gunicorn writes them apart, and
+    a replica killed between the two writes (SIGKILL, the OOM killer) would leave a load balancer with
+    headers it has already passed on to its client: too late to retry the request on another replica.
+    """
+
+    def write(self, arg):
+        if (self.headers_sent or self.chunked or self._omits_body or not isinstance(arg, bytes)
+                or self.response_length is None or len(arg) > self.response_length):
+            return super().write(arg)
+        head = self.default_headers()
+        head.extend("%s: %s\r\n" % (k, v) for k, v in self.headers)
+        _gunicorn_util.write(self.sock, ("%s\r\n" % "".join(head)).encode("latin-1") + arg)
+        self.headers_sent = True
+        self.sent += len(arg)
 
 
 _ATOM = re.compile(r"%\(([^)]*)\)")
