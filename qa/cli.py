@@ -75,23 +75,23 @@ def cmd_publish(args) -> int:
     from .errors import PublishError
     from .publish import publish
 
-    index, failures = args.index or config.index_dir(), []
+    index, failed = args.index or config.index_dir(), 0
     for dest in args.to:
         try:
             done = publish(index, dest)
         except QAError as exc:
+            if len(args.to) == 1:
+                raise
             print(f"not published to {dest}: {exc.message}", file=sys.stderr)
-            failures.append(exc)
+            failed += 1
             continue
         pruned = f"; removed old generation(s) {', '.join(done.pruned)}" if done.pruned else ""
         print(f"published generation {done.generation} to {dest} ({done.files} files, {done.bytes / 2**20:.1f} MB, "
               f"verified, in {done.seconds:.1f} s); "
               + ("CURRENT already named it" if done.previous == done.generation
                  else f"CURRENT moved from {done.previous or 'nothing'}") + pruned)
-    if len(failures) == 1 and len(args.to) == 1:
-        raise failures[0]
-    if failures:
-        raise PublishError(f"{len(failures)} of {len(args.to)} destination(s) were not published to (listed above)")
+    if failed:
+        raise PublishError(f"{failed} of {len(args.to)} destination(s) were not published to (listed above)")
     return 0
 
 

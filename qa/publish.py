@@ -75,7 +75,9 @@ def _rsync(*args: str, what: str) -> str:
         raise PublishError("rsync is not installed: publishing copies generations with it "
                            "(Debian: apt-get install rsync)")
     try:
-        proc = subprocess.run(["rsync", f"--timeout={RSYNC_TIMEOUT}", *args], capture_output=True, text=True)
+        # No standard input: ssh fails at once instead of asking for a password nobody types.
+        proc = subprocess.run(["rsync", f"--timeout={RSYNC_TIMEOUT}", *args], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
     except OSError as exc:
         raise PublishError(f"{what} failed: rsync could not run ({exc})") from exc
     if proc.returncode != 0:
