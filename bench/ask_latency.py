@@ -2,6 +2,7 @@
 `took_ms`, for every question of the QA set (repeated ``--rounds`` times).
 
     python bench/ask_latency.py --index /tmp/corpus-index [--rounds 5] [--json OUT]
+    python bench/ask_latency.py --smoke    # a few reports and their questions, one round
 """
 from __future__ import annotations
 
@@ -13,19 +14,32 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import requests
+from bm25_data import QA_SET, smoke_index
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--qa-set", type=Path, default=Path("eval/qa_set.jsonl"))
+    ap.add_argument("--index", type=Path)
+    ap.add_argument("--qa-set", type=Path, default=QA_SET)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true", help="a few reports and their questions, one round")
     args = ap.parse_args()
+    if args.index is None and not args.smoke:
+        ap.error("--index is required (or --smoke)")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            (args.index, args.qa_set), args.rounds = smoke_index(Path(tmp)), 1
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Start `qa serve` on a free port, ask every question ``args.rounds`` times, print the figures."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

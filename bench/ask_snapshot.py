@@ -2,6 +2,7 @@
 
     python bench/ask_snapshot.py record OUT.jsonl --index DIR [--questions eval/qa_set.jsonl | FILE.json]
     python bench/ask_snapshot.py diff OLD.jsonl NEW.jsonl
+    python bench/ask_snapshot.py --smoke   # records a few reports' questions twice and diffs the records
 
 Used to check that a change to the request path keeps every answer byte for byte: each question is sent
 through the Flask test client as POST /ask (default top_k, with its history), POST /ask with top_k 20,
@@ -18,7 +19,10 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
+
+from bm25_data import QA_SET, smoke_index
 
 TOOK = re.compile(rb'"took_ms":\s*[0-9.eE+-]+')
 
@@ -77,17 +81,26 @@ def diff(old: Path, new: Path) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap.add_argument("--smoke", action="store_true", help="record a few reports' questions twice, diff the records")
+    sub = ap.add_subparsers(dest="cmd")
     rec = sub.add_parser("record")
     rec.add_argument("out", type=Path)
     rec.add_argument("--index", type=Path, required=True)
-    rec.add_argument("--questions", type=Path, default=Path("eval/qa_set.jsonl"))
+    rec.add_argument("--questions", type=Path, default=QA_SET)
     dif = sub.add_parser("diff")
     dif.add_argument("old", type=Path)
     dif.add_argument("new", type=Path)
     args = ap.parse_args()
-    if args.cmd == "record" and os.environ.get("PYTHONHASHSEED") != "0":
+    if args.cmd is None and not args.smoke:
+        ap.error("record, diff or --smoke")
+    if args.cmd != "diff" and os.environ.get("PYTHONHASHSEED") != "0":
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
+    if args.smoke:
+        with tempfile.TemporaryDirectory() as tmp:
+            index, questions = smoke_index(Path(tmp))
+            old, new = Path(tmp) / "old.jsonl", Path(tmp) / "new.jsonl"
+            print(f"recorded {record(old, index, questions)} and {record(new, index, questions)} responses")
+            sys.exit(1 if diff(old, new) else 0)
     if args.cmd == "record":
         print(f"recorded {record(args.out, args.index, args.questions)} responses in {args.out}")
     else:

@@ -1,6 +1,7 @@
-"""Benchmark corpora for the BM25 engines: a seeded synthetic corpus and our real shared corpus.
+"""Benchmark inputs: corpora for the BM25 engines (a seeded synthetic one and our real shared corpus),
+synthetic report files (bench/http_load.py), and the tiny inputs of every script's ``--smoke`` run.
 
-Both are reduced to the same thing, pre-tokenized passages (token lists) plus questions (token lists),
+The two corpora are reduced to the same thing, pre-tokenized passages (token lists) plus questions (token lists),
 stored once per corpus in a folder so that every engine's subprocess reads identical input:
 
     tokens.npy   int32, the term id of every token, passage after passage
@@ -13,16 +14,24 @@ Synthetic passages: Zipf-Mandelbrot vocabulary (p(rank) ~ (rank + offset) ** -ex
 exponent 1.1, offset 20: the commonest term is then ~0.8% of all tokens, as in our real passages after
 stopwords, 0.9%) and passage lengths drawn from the measured length distribution of our real passages
 (REAL_TOKEN_QUANTILES: tokens per passage of an index built over ../shared/corpus, mean 97).
+
+``--smoke`` inputs work without ../shared: a few of its reports when it is there, else the bundled sample,
+with the questions of the QA set about those reports.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("QA_SHARED_DIR") or ROOT.parent / "shared")
+QA_SET = ROOT / "eval" / "qa_set.jsonl"
 WARMUP = 5
 
 # Tokens per passage (after stopwords, stemmed), at the 0th, 5th, ..., 100th percentile, measured on an
@@ -191,3 +200,98 @@ def corpus_stats(folder: Path) -> dict:
             "tokens_per_passage_mean": round(float(lengths.mean()), 1),
             "tokens_per_passage_p5_p50_p95": [int(x) for x in np.percentile(lengths, [5, 50, 95])],
             "top_term_share": round(float(used.max() / used.sum()), 4)}
+
+
+# ---- synthetic report files -------------------------------------------------------------------------
+
+STOPWORDS = ("the", "of", "and", "to", "in", "was", "for", "that", "with", "were", "by", "on", "as", "this")
+STOPWORD_RATE = 0.64  # stopwords per content word: our real passages have 159 words for 97 index terms
+SYLLABLES = [c + v for c in "bdfgkmnprtvz" for v in "aiou"]
+
+
+def word(i: int) -> str:
+    """A pronounceable pseudo-word for term id ``i`` (two or more syllables, never a stopword)."""
+    out = []
+    i += len(SYLLABLES)  # at least two syllables
+    while i:
+        i, r = divmod(i, len(SYLLABLES))
+        out.append(SYLLABLES[r])
+    return "".join(out)
+
+
+def paragraph(rng: np.random.Generator, terms: np.ndarray) -> str:
+    """Sentences of 8-25 words: the content words in order, stopwords mixed in."""
+    words: list[str] = []
+    for t in terms:
+        if rng.random() < STOPWORD_RATE:
+            words.append(STOPWORDS[int(rng.integers(len(STOPWORDS)))])
+        words.append(word(int(t)))
+    sentences, k = [], 0
+    while k < len(words):
+        n = int(rng.integers(8, 26))
+        s = words[k:k + n]
+        sentences.append(s[0].capitalize() + (" " + " ".join(s[1:]) if len(s) > 1 else "") + ".")
+        k += n
+    return " ".join(sentences)
+
+
+def write_reports(folder: Path, files: int, paragraphs: int, seed: int) -> None:
+    """``files`` synthetic .txt reports of ``paragraphs`` paragraphs (Zipf-Mandelbrot words, real lengths)."""
+    params = SynthParams(n_passages=files * paragraphs, seed=seed)
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(zipf_probabilities(params))
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in range(files):
+        lengths = sample_lengths(rng, paragraphs)
+        terms = sample_terms(rng, cdf, int(lengths.sum()))
+        cuts = np.cumsum(lengths)[:-1]
+        paras = [paragraph(rng, t) for t in np.split(terms, cuts)]
+        (folder / f"report-{f:05d}.txt").write_text(f"Synthetic inspection report {f}\n\n" + "\n\n".join(paras) + "\n")
+
+
+# ---- tiny inputs for --smoke ---------------------------------------------------------------------------
+
+def smoke_reports() -> Path:
+    """A few real reports the QA set asks about: ../shared/corpus/reports (3) when present, else the
+    bundled sample (1)."""
+    from qa.config import SAMPLE_REPORTS
+
+    few = SHARED / "corpus" / "reports"
+    return few if few.is_dir() else SAMPLE_REPORTS
+
+
+def smoke_qa_set(reports: Path, out: Path) -> Path:
+    """The QA set's questions about (or out of scope near) the reports in ``reports``, written to ``out``."""
+    names = {p.name for p in reports.rglob("*") if p.is_file()}
+    items = [json.loads(line) for line in QA_SET.read_text("utf-8").splitlines() if line.strip()]
+    out.write_text("".join(json.dumps(i) + "\n" for i in items if (i.get("file") or i.get("near")) in names), "utf-8")
+    return out
+
+
+def smoke_index(workdir: Path) -> tuple[Path, Path]:
+    """(index folder, QA set) of ``smoke_reports()``, built under ``workdir``."""
+    from qa.build import build_index
+
+    reports = smoke_reports()
+    build_index(reports, workdir / "index")
+    return workdir / "index", smoke_qa_set(reports, workdir / "qa_set.jsonl")
+
+
+def smoke_beir(folder: Path, docs: int = 300, queries: int = 20, seed: int = 1) -> Path:
+    """A tiny BEIR-layout collection of pseudo-word passages; each question is 4 terms of one passage,
+    the passage its one relevant document."""
+    corpus = synthetic_corpus(SynthParams(n_passages=docs, n_queries=0, seed=seed, vocab_size=5_000))
+    starts = np.concatenate(([0], np.cumsum(corpus.lengths)))
+    texts = [" ".join(word(int(t)) for t in corpus.tokens[a:b]) for a, b in pairwise(starts)]
+    rng = np.random.default_rng(seed)
+    asked = [int(d) for d in rng.choice(docs, queries, replace=False)]
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n"
+                                                 for i, t in enumerate(texts)), "utf-8")
+    words = [sorted(set(texts[d].split())) for d in asked]
+    (folder / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": f"q{d}", "text": " ".join(rng.choice(w, min(4, len(w)), replace=False))}) + "\n"
+        for d, w in zip(asked, words)), "utf-8")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
+                                               + "".join(f"q{d}\td{d}\t1\n" for d in asked), "utf-8")
+    return folder

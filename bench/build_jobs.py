@@ -1,6 +1,7 @@
 """`qa index build --jobs N` against `--jobs 1` from a cold cache, in the same run, and the same index.
 
     python bench/build_jobs.py --reports ../shared/corpus [--jobs 2] [--rounds 3] [--json OUT]
+    python bench/build_jobs.py --smoke    # the bundled sample, one round: that it runs, not a figure
 
 Each round builds the reports into two fresh index folders (no extraction cache), once with
 `--jobs 1` and once with `--jobs N`, in alternating order so that a busy neighbour on a shared machine
@@ -23,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from qa.config import SAMPLE_REPORTS  # noqa: E402
 from qa.index import GENERATIONS, read_manifest, read_pointer  # noqa: E402
 
 
@@ -44,7 +46,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true", help="the bundled sample, one round")
     args = ap.parse_args()
+    if args.smoke:
+        args.reports, args.rounds = SAMPLE_REPORTS, 1
     times: dict[int, list[float]] = {1: [], args.jobs: []}
     reference, identical = None, True
     load_before = os.getloadavg()

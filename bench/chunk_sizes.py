@@ -1,6 +1,7 @@
 """Measure passage size and overlap on the QA set: Hit@1/3/5, MRR and words read to the first hit.
 
     python bench/chunk_sizes.py --reports ../shared/corpus --qa-set eval/qa_set.jsonl [--json OUT]
+    python bench/chunk_sizes.py --smoke    # a few reports and their questions, 2 sizes x 2 overlaps
 
 Extraction is cached in a scratch index folder, so each setting only re-chunks and re-indexes.
 """
@@ -11,21 +12,27 @@ import json
 import tempfile
 from pathlib import Path
 
+from bm25_data import QA_SET, SHARED, smoke_qa_set, smoke_reports
+
 from qa.build import build_index
 from qa.evaluate import eval_qa_set
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--reports", type=Path, default=Path("../shared/corpus"))
-    ap.add_argument("--qa-set", type=Path, default=Path("eval/qa_set.jsonl"))
+    ap.add_argument("--reports", type=Path, default=SHARED / "corpus")
+    ap.add_argument("--qa-set", type=Path, default=QA_SET)
     ap.add_argument("--sizes", default="40,60,80,100,120,160,200,300")
     ap.add_argument("--overlaps", default="0,1,2")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true", help="a few reports and their questions, 2 sizes x 2 overlaps")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         index = Path(scratch) / "index"
+        if args.smoke:
+            args.reports, args.sizes, args.overlaps = smoke_reports(), "100,200", "0,1"
+            args.qa_set = smoke_qa_set(args.reports, Path(scratch) / "qa_set.jsonl")
         print(f"{'size':>5} {'overlap':>7} {'chunks':>7} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'mrr':>6} {'words':>6}")
         for size in map(int, args.sizes.split(",")):
             for overlap in map(int, args.overlaps.split(",")):

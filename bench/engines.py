@@ -3,7 +3,7 @@
     python bench/engines.py [--sizes 10000,100000,1000000] [--queries 200] [--seed 1]
                             [--real ../shared/corpus | --real none] [--json OUT] [--quick]
                             [--engines ours,rank-bm25,rank-bm25-rs,bm25s,tantivy] [--workdir DIR [--reuse-index]]
-                            [--timeout S]
+                            [--timeout S] [--smoke]
 
 For every corpus (a seeded synthetic one per size, and the real shared corpus) and every engine, each
 in its own subprocess: build seconds and the build's peak RSS (VmHWM, that process's own high-water
@@ -18,7 +18,8 @@ found. Ours is also compared with the reference score of every passage for every
 |difference|, and on how many questions all scores are bit-identical).
 
 bm25s and tantivy compute other BM25 formulas (Lucene's idf, float32, tantivy's quantised lengths):
-their agreement below 1 is expected and reported as measured.
+their agreement below 1 is expected and reported as measured. Engines whose library is not installed
+are skipped, and the run says which.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 from importlib import import_module, metadata
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bm25_adapters import (ADAPTERS, ORDER, Adapter, okapi_params, ours_dense, ours_load,  # noqa: E402
                            peak_rss_mb, rank_bm25_rs_build, rss_mb, top_k_dense)
 from bm25_data import (SynthParams, corpus_stats, load_passages, load_queries, real_corpus,  # noqa: E402
-                       save_corpus, synthetic_corpus)
+                       save_corpus, smoke_reports, synthetic_corpus)
 
 ROOT = Path(__file__).resolve().parent.parent
 K = 10
@@ -360,13 +362,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="with --workdir: engines with an on-disk index already built there are only queried "
                          "(their build figures are the earlier run's)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny run to check the script works: 1,000 synthetic passages, 20 questions, and a few "
+                         "real reports as the real corpus")
     ap.add_argument("--child", choices=("build", "query"), help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--check-rs", action="store_true", help=argparse.SUPPRESS)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.queries, args.real, args.quick = "1000", 20, str(smoke_reports()), False
+    return args
 
 
 def engine_list(spec: str) -> list[str]:
@@ -378,6 +386,11 @@ def engine_list(spec: str) -> list[str]:
     if unknown:
         raise SystemExit(f"unknown engine(s) {unknown}; known: {', '.join(ADAPTERS)}")
     return names
+
+
+def installed(engine: str) -> bool:
+    """Are the modules the engine's adapter imports there?"""
+    return all(find_spec(m) is not None for m in ADAPTERS[engine].modules)
 
 
 def corpora(args: argparse.Namespace, workdir: Path) -> list[tuple[str, object]]:
@@ -397,11 +410,15 @@ def main() -> None:
     args = parse_args()
     if args.child:
         return child_main(args)
-    engines = engine_list(args.engines)
+    asked = engine_list(args.engines)
+    engines = [e for e in asked if installed(e)]
+    skipped = [e for e in asked if e not in engines]
+    if skipped:
+        print(f"skipped, not installed (pip install -e '.[bench]'): {', '.join(skipped)}", flush=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-engines-"))
     t0 = time.perf_counter()
     report = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items() if not k.startswith("child")},
-              "corpora": []}
+              "skipped_not_installed": skipped, "corpora": []}
     try:
         for name, make in corpora(args, workdir):
             print(f"[{name}]", flush=True)

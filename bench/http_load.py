@@ -4,7 +4,7 @@ GET /health as the ceiling.
 
     python bench/http_load.py [--index DIR] [--duration 20] [--warmup 30] [--connections 32] [--threads 2]
                               [--questions 1000] [--files 1000] [--paragraphs 108] [--seed 1] [--workdir DIR]
-                              [--json OUT]
+                              [--json OUT] [--smoke]
 
 Without --index (or when DIR holds no index yet) it writes synthetic reports as .txt files (--files of
 --paragraphs paragraphs each: words from the same Zipf-Mandelbrot law as bench/engines.py, passage
@@ -35,12 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bm25_data import SynthParams, sample_lengths, sample_terms, zipf_probabilities  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-STOPWORDS = ("the", "of", "and", "to", "in", "was", "for", "that", "with", "were", "by", "on", "as", "this")
-STOPWORD_RATE = 0.64  # stopwords per content word: our real passages have 159 words for 97 index terms
-SYLLABLES = [c + v for c in "bdfgkmnprtvz" for v in "aiou"]
+from bm25_data import ROOT, STOPWORDS, word, write_reports  # noqa: E402
 
 WRK_LUA = r"""
 local bodies = {%s}
@@ -71,47 +66,7 @@ end
 """
 
 
-# ---- the synthetic reports -------------------------------------------------------------------------
-
-def word(i: int) -> str:
-    """A pronounceable pseudo-word for term id ``i`` (two or more syllables, never a stopword)."""
-    out = []
-    i += len(SYLLABLES)  # at least two syllables
-    while i:
-        i, r = divmod(i, len(SYLLABLES))
-        out.append(SYLLABLES[r])
-    return "".join(out)
-
-
-def paragraph(rng: np.random.Generator, terms: np.ndarray) -> str:
-    """Sentences of 8-25 words: the content words in order, stopwords mixed in."""
-    words: list[str] = []
-    for t in terms:
-        if rng.random() < STOPWORD_RATE:
-            words.append(STOPWORDS[int(rng.integers(len(STOPWORDS)))])
-        words.append(word(int(t)))
-    sentences, k = [], 0
-    while k < len(words):
-        n = int(rng.integers(8, 26))
-        s = words[k:k + n]
-        sentences.append(s[0].capitalize() + (" " + " ".join(s[1:]) if len(s) > 1 else "") + ".")
-        k += n
-    return " ".join(sentences)
-
-
-def write_reports(folder: Path, files: int, paragraphs: int, seed: int) -> None:
-    """The report files."""
-    params = SynthParams(n_passages=files * paragraphs, seed=seed)
-    rng = np.random.default_rng(seed)
-    cdf = np.cumsum(zipf_probabilities(params))
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in range(files):
-        lengths = sample_lengths(rng, paragraphs)
-        terms = sample_terms(rng, cdf, int(lengths.sum()))
-        cuts = np.cumsum(lengths)[:-1]
-        paras = [paragraph(rng, t) for t in np.split(terms, cuts)]
-        (folder / f"report-{f:05d}.txt").write_text(f"Synthetic inspection report {f}\n\n" + "\n\n".join(paras) + "\n")
-
+# ---- the questions ----------------------------------------------------------------------------------
 
 def first_paragraph_words(folder: Path) -> list[list[str]]:
     """The distinct content words of each report's first paragraph, to draw questions from."""
@@ -268,7 +223,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, help="where a new index and the wrk scripts go (default: temp)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny run (3 reports of 10 paragraphs, 20 questions, 1 s per wrk run) to check the script works")
     args = ap.parse_args()
+    if args.smoke:
+        args.files, args.paragraphs, args.questions, args.duration, args.warmup, args.connections = 3, 10, 20, 1, 1, 4
     if not 1 <= args.connections <= 256 or not 1 <= args.duration <= 600:
         ap.error("--connections must be 1-256 and --duration 1-600 s")
     return args

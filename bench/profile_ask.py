@@ -1,6 +1,7 @@
 """Where a POST /ask's CPU goes outside the server: the Flask app called as WSGI, in one process.
 
     python bench/profile_ask.py --index DIR [--questions eval/qa_set.jsonl | FILE.json] [--rounds 5] [--profile]
+    python bench/profile_ask.py --smoke    # a few reports and their questions, one round, with --profile
 
 Each question is asked once with the per-passage caches cold (the first touch: its p50 and p99 are
 printed, each request timed on its own), then ``--rounds`` times warm; the CPU time
@@ -18,11 +19,13 @@ import json
 import pstats
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ask_snapshot import load_questions  # noqa: E402
+from bm25_data import QA_SET, smoke_index  # noqa: E402
 
 import qa.answer  # noqa: E402
 from qa.app import create_app  # noqa: E402
@@ -38,11 +41,22 @@ def environ(method: str, path: str, body: bytes = b"") -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--questions", type=Path, default=Path("eval/qa_set.jsonl"))
+    ap.add_argument("--index", type=Path)
+    ap.add_argument("--questions", type=Path, default=QA_SET)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="a few reports and their questions, one round, --profile")
     args = ap.parse_args()
+    if args.index is None and not args.smoke:
+        ap.error("--index is required (or --smoke)")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            (args.index, args.questions), args.rounds, args.profile = smoke_index(Path(tmp)), 1, True
+        profile_ask(args)
+
+
+def profile_ask(args: argparse.Namespace) -> None:
+    """Time (and with ``args.profile``, profile) every question through the WSGI app."""
     app = create_app(args.index)
     bodies = [json.dumps({"question": q, "history": h}).encode() for q, h in load_questions(args.questions)]
 

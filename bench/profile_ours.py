@@ -4,6 +4,7 @@ Python wrapper's share, the first-use scan of each term's largest impact, and la
 postings a question touches, with the slowest questions' terms.
 
     python bench/profile_ours.py DIR/synthetic-1000000 [--repeat 5] [--slowest 5]
+    python bench/profile_ours.py --smoke   # on 1,000 synthetic passages it builds itself
 
 For a profile inside the C loop: ``perf record -g python bench/profile_ours.py DIR/...`` then
 ``perf annotate top_k``.
@@ -12,14 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bm25_adapters import ours_load  # noqa: E402
-from bm25_data import load_queries  # noqa: E402
+from bm25_adapters import ours_build, ours_load  # noqa: E402
+from bm25_data import SynthParams, load_passages, load_queries, save_corpus, synthetic_corpus  # noqa: E402
 
 from qa import _query, bm25  # noqa: E402
 
@@ -36,10 +38,23 @@ def timed_ms(fn, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("corpus", type=Path, help="a corpus folder of bench/engines.py --workdir, with idx-ours/")
+    ap.add_argument("corpus", type=Path, nargs="?", help="a corpus folder of bench/engines.py --workdir, with idx-ours/")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--slowest", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="on 1,000 synthetic passages built here, one run each")
     args = ap.parse_args()
+    if args.corpus is None and not args.smoke:
+        ap.error("a corpus folder is required (or --smoke)")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            args.corpus, args.repeat = Path(tmp), 1
+            save_corpus(synthetic_corpus(SynthParams(n_passages=1000, n_queries=20)), args.corpus)
+            ours_build(load_passages(args.corpus), args.corpus / "idx-ours", {})
+        profile(args)
+
+
+def profile(args: argparse.Namespace) -> None:
+    """Print where the query time goes on ``args.corpus``'s index."""
     index = ours_load(args.corpus / "idx-ours")
     a = index.arrays
     offsets, doc_ids, impacts = a["offsets"], a["doc_ids"], a["impacts"]

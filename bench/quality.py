@@ -2,8 +2,12 @@
 a plain baseline, with paired-bootstrap intervals of the differences.
 
     python bench/quality.py --index DIR [--split test] [--reference TREE] [--json OUT]
+    python bench/quality.py --smoke
 
 DIR is an index of ../shared/corpus (``qa index build --reports ../shared/corpus --index DIR``).
+``--smoke`` checks that the script works in seconds: it builds an index of a few reports (three of
+../shared/corpus, or the bundled sample without it), asks the QA set's questions about them, and takes
+this source tree as the ``--reference``.
 The baseline is what a first attempt would be: each report's extracted text (the service's own, so
 only passage choice differs) cut into plain 200-word windows, scored by rank-bm25's BM25Okapi over
 lower-cased word tokens with Snowball stems, the question alone (no history). A passage is a hit
@@ -32,7 +36,9 @@ from qa.answer import ask  # noqa: E402
 from qa.evaluate import SPLITS, answer_is_hit, first_hit, in_split, load_qa_set, normalize_phrase  # noqa: E402
 from qa.index import IndexStore  # noqa: E402
 
-QA_SET = ROOT / "eval" / "qa_set.jsonl"
+sys.path.insert(0, str(ROOT / "bench"))
+from bm25_data import QA_SET, SHARED, smoke_index, smoke_reports  # noqa: E402
+
 WINDOW = 200
 
 
@@ -128,16 +134,29 @@ def bootstrap(a: np.ndarray, b: np.ndarray, rounds: int = 10_000, seed: int = 7)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--index", required=True, type=Path)
+    ap.add_argument("--index", type=Path)
     ap.add_argument("--split", default="test", choices=("tune", "test", "all"))
     ap.add_argument("--reference", type=Path, help="a source tree of another version of the service to compare")
-    ap.add_argument("--reports", type=Path, default=ROOT.parent / "shared" / "corpus",
+    ap.add_argument("--reports", type=Path, default=SHARED / "corpus",
                     help="the reports DIR was built from (for --reference)")
+    ap.add_argument("--qa-set", type=Path, default=QA_SET)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true", help="a few reports and their questions, in seconds")
     args = ap.parse_args(argv)
+    if args.index is None and not args.smoke:
+        ap.error("--index is required (or --smoke)")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            args.index, args.qa_set = smoke_index(Path(tmp))
+            args.reports, args.reference = smoke_reports(), args.reference or ROOT
+        return compare(args)
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Print (and with ``--json`` write) every system's measures and the second stage's differences."""
     index = IndexStore(args.index).current()
     splits = json.loads(SPLITS.read_text(encoding="utf-8"))
-    items = [i for i in load_qa_set(QA_SET) if in_split(i, None if args.split == "all" else args.split, splits)]
+    items = [i for i in load_qa_set(args.qa_set) if in_split(i, None if args.split == "all" else args.split, splits)]
     on = "service, second stage on"
     systems = {"baseline: 200-word windows": measures(baseline_rows(index, items))}
     if args.reference:

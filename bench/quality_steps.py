@@ -1,37 +1,33 @@
 """The answer-quality round of December 2026, change by change, on one split of the QA set.
 
     python bench/quality_steps.py --index DIR --reference TREE [--split test]
+    python bench/quality_steps.py --smoke
 
 DIR: an index of ../shared/corpus built by this version; TREE: a source tree of f37b95c (the service
 before the round, e.g. ``git worktree add /tmp/ref f37b95c`` with its C modules built). Each row
 adds one change: the earlier evidence rule and answer extraction are kept here, verbatim, and put in
 place of today's functions for the rows before them. Pinned to this round: it breaks, loudly, when
-those functions change shape, and is then history (docs/quality.md keeps its output).
+those functions change shape, and is then history (docs/quality.md keeps its output). ``--smoke`` runs
+every row in seconds on a few reports (as ``bench/quality.py --smoke``), with this source tree standing
+in for f37b95c.
 """
 import argparse
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bm25_data import QA_SET, ROOT, SHARED, smoke_index, smoke_reports  # noqa: E402
 import quality as Q  # noqa: E402
-import qa.answer as A  # noqa: E402
-from qa.index import IndexStore  # noqa: E402
-from qa.evaluate import SPLITS, in_split, load_qa_set  # noqa: E402
-from qa.search import posting, passage_sentences  # noqa: E402
 
-ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-ap.add_argument("--index", required=True, type=Path)
-ap.add_argument("--reference", required=True, type=Path)
-ap.add_argument("--reports", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared" / "corpus")
-ap.add_argument("--split", default="test", choices=("tune", "test"))
-args = ap.parse_args()
-split = args.split
-ix = IndexStore(args.index).current()
-splits = json.loads(SPLITS.read_text(encoding="utf-8"))
-items = [i for i in load_qa_set(Q.QA_SET) if in_split(i, split, splits)]
+import qa.answer as A  # noqa: E402
+from qa.evaluate import SPLITS, in_split, load_qa_set  # noqa: E402
+from qa.index import IndexStore  # noqa: E402
+from qa.search import passage_sentences, posting  # noqa: E402
+
 
 def old_matched(index, query, chunk):
     """f37b95c's evidence: the share of the question's own idf the passage holds."""
@@ -78,37 +74,68 @@ def old_extract(index, query, passages, chunks, max_sentences=3):
     chosen = [r for r in sorted(best) if r == lead_rank or best[r][0] >= 0.75 * lead][:max_sentences]
     return [(best[r][1], r) for r in chosen]
 
-new = (A.matched_weight, A.MIN_EVIDENCE, A.extract_answer, A._lead_first)
-def setup(evidence, answer, lead):
-    A.matched_weight, A.MIN_EVIDENCE = (new[0], new[1]) if evidence else (old_matched, 0.4)
-    A.extract_answer = new[2] if answer else old_extract
-    A._lead_first = new[3] if lead else (lambda passages, quoted: (passages, quoted))
+NEW = (A.matched_weight, A.MIN_EVIDENCE, A.extract_answer, A._lead_first)
+
+
+def setup(ix, evidence, answer, lead):
+    """Today's evidence rule, answer extraction and lead sentence, or f37b95c's, in qa.answer."""
+    A.matched_weight, A.MIN_EVIDENCE = (NEW[0], NEW[1]) if evidence else (old_matched, 0.4)
+    A.extract_answer = NEW[2] if answer else old_extract
+    A._lead_first = NEW[3] if lead else (lambda passages, quoted: (passages, quoted))
     ix.memo.clear()
 
-systems = {}
-systems["baseline: 200-word windows"] = Q.measures(Q.baseline_rows(ix, items))
-systems["before (f37b95c)"] = Q.measures(Q.reference_rows(args.reference, args.reports, items))
-for label, flags in (("+ evidence with the conversation, acronyms once, threshold 0.42", (1, 0, 0)),
-                     ("+ answer from passages 1-5, names counted once, no title or contact lines", (1, 1, 0)),
-                     ("+ the best quoted sentence first, with its passage (the default now)", (1, 1, 1))):
-    setup(*flags)
-    systems[label] = Q.measures(Q.rows(ix, items, False))
-setup(1, 1, 1)
-systems["+ second stage on (QA_RERANKER=lexical)"] = Q.measures(Q.rows(ix, items, True))
-names = list(systems["+ second stage on (QA_RERANKER=lexical)"])
-print(f"split {split}: {sum(i['answerable'] for i in items)} answerable, {sum(not i['answerable'] for i in items)} out of scope\n")
-print("| system | " + " | ".join(names) + " |")
-print("| --- |" + " --- |" * len(names))
-for label, m in systems.items():
-    print(f"| {label} | " + " | ".join(f"{m[k].mean():.3f}" if k in m else "" for k in names) + " |")
-before = systems["before (f37b95c)"]
-now = systems["+ the best quoted sentence first, with its passage (the default now)"]
-print()
-for k in names:
-    if k in before:
-        lo, hi = Q.bootstrap(before[k], now[k])
-        print(f"default now - before, {k}: {now[k].mean() - before[k].mean():+.3f} (95% CI {lo:+.3f}..{hi:+.3f})")
-base = systems["baseline: 200-word windows"]
-for k in ("passage 1", "passages 1-5", "MRR@5"):
-    lo, hi = Q.bootstrap(base[k], now[k])
-    print(f"default now - baseline, {k}: {now[k].mean() - base[k].mean():+.3f} (95% CI {lo:+.3f}..{hi:+.3f})")
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index", type=Path)
+    ap.add_argument("--reference", type=Path)
+    ap.add_argument("--reports", type=Path, default=SHARED / "corpus")
+    ap.add_argument("--split", default="test", choices=("tune", "test"))
+    ap.add_argument("--smoke", action="store_true", help="a few reports and their questions, this tree as f37b95c")
+    args = ap.parse_args()
+    if not args.smoke and (args.index is None or args.reference is None):
+        ap.error("--index and --reference are required (or --smoke)")
+    qa_set = QA_SET
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            (args.index, qa_set), args.reports, args.reference = smoke_index(Path(tmp)), smoke_reports(), ROOT
+            print(f"smoke: {args.reference} stands in for f37b95c")
+        steps(IndexStore(args.index).current(), args, qa_set)
+
+
+def steps(ix, args: argparse.Namespace, qa_set: Path) -> None:
+    """Print the table of the round's rows and the intervals of today's default against the earlier one."""
+    split = args.split
+    splits = json.loads(SPLITS.read_text(encoding="utf-8"))
+    items = [i for i in load_qa_set(qa_set) if in_split(i, split, splits)]
+    systems = {}
+    systems["baseline: 200-word windows"] = Q.measures(Q.baseline_rows(ix, items))
+    systems["before (f37b95c)"] = Q.measures(Q.reference_rows(args.reference, args.reports, items))
+    for label, flags in (("+ evidence with the conversation, acronyms once, threshold 0.42", (1, 0, 0)),
+                         ("+ answer from passages 1-5, names counted once, no title or contact lines", (1, 1, 0)),
+                         ("+ the best quoted sentence first, with its passage (the default now)", (1, 1, 1))):
+        setup(ix, *flags)
+        systems[label] = Q.measures(Q.rows(ix, items, False))
+    setup(ix, 1, 1, 1)
+    systems["+ second stage on (QA_RERANKER=lexical)"] = Q.measures(Q.rows(ix, items, True))
+    names = list(systems["+ second stage on (QA_RERANKER=lexical)"])
+    print(f"split {split}: {sum(i['answerable'] for i in items)} answerable, {sum(not i['answerable'] for i in items)} out of scope\n")
+    print("| system | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for label, m in systems.items():
+        print(f"| {label} | " + " | ".join(f"{m[k].mean():.3f}" if k in m else "" for k in names) + " |")
+    before = systems["before (f37b95c)"]
+    now = systems["+ the best quoted sentence first, with its passage (the default now)"]
+    print()
+    for k in names:
+        if k in before:
+            lo, hi = Q.bootstrap(before[k], now[k])
+            print(f"default now - before, {k}: {now[k].mean() - before[k].mean():+.3f} (95% CI {lo:+.3f}..{hi:+.3f})")
+    base = systems["baseline: 200-word windows"]
+    for k in ("passage 1", "passages 1-5", "MRR@5"):
+        lo, hi = Q.bootstrap(base[k], now[k])
+        print(f"default now - baseline, {k}: {now[k].mean() - base[k].mean():+.3f} (95% CI {lo:+.3f}..{hi:+.3f})")
+
+
+if __name__ == "__main__":
+    main()

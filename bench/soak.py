@@ -2,8 +2,9 @@
 
     python bench/soak.py --duration 60            # the full run (README figures)
     python bench/soak.py --duration 15 --json     # what tests/test_soak.py runs in CI
+    python bench/soak.py --smoke                  # 1 s of warm-up, 2 s of load; memory reported, not judged
 
-Builds an index of the bundled sample (or uses --index), starts ``gunicorn -c python:qa.serve -w 2``
+Builds an index of the bundled sample (or uses --index), starts ``gunicorn -c python:qa.gunicorn_config -w 2``
 (the service's own settings, rate limit off), warms it up with wrk, reads the workers' resident memory
 (VmRSS from /proc, summed over the worker processes), runs wrk for --duration seconds over a mix of
 GET and POST /ask questions, follow-ups and /health, and reads the memory again. Prints requests/s,
@@ -61,7 +62,7 @@ def free_port() -> int:
 
 
 def gunicorn_command(port: int, pidfile: Path, workers: int = 2) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "-c", "python:qa.serve", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+    return [sys.executable, "-m", "gunicorn", "-c", "python:qa.gunicorn_config", "-w", str(workers), "-b", f"127.0.0.1:{port}",
             "--pid", str(pidfile), "qa.app:create_app()"]
 
 
@@ -164,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, help="an existing index (default: build one of the bundled sample)")
     parser.add_argument("--max-growth", type=float, default=10.0, help="allowed RSS growth in %% (default 10)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--smoke", action="store_true",
+                        help="1 s of warm-up and 2 s of load, to check the script works: too short to judge memory")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.duration, args.warmup, args.max_growth = 2, 1, float("inf")
 
     sys.path.insert(0, str(ROOT))
     work = Path(tempfile.mkdtemp(prefix="qa-soak-"))

@@ -1,6 +1,7 @@
 """Time of `qa index update` after one new report against a full `qa index build`, same run.
 
     python bench/update_vs_build.py --reports ../shared/corpus [--json OUT]
+    python bench/update_vs_build.py --smoke    # the bundled sample, a small synthetic report arrives
 
 The reports are copied to a scratch folder without one PDF; after a full build, that PDF is added
 and the update is timed; then a full rebuild of the same folder is timed for the ratio.
@@ -16,6 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bm25_data import SHARED, write_reports
+
+from qa.config import SAMPLE_REPORTS
+
 
 def timed(*args: str) -> tuple[float, str]:
     t0 = time.perf_counter()
@@ -25,11 +30,17 @@ def timed(*args: str) -> tuple[float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--reports", type=Path, default=Path("../shared/corpus"))
+    ap.add_argument("--reports", type=Path, default=SHARED / "corpus")
     ap.add_argument("--new", default="reports/ofsted_139305__5.PDF", help="the report that arrives (relative path)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--smoke", action="store_true", help="the bundled sample, a small synthetic report arrives")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
+        if args.smoke:
+            args.reports, args.new = Path(scratch) / "given", "report-00000.txt"
+            write_reports(args.reports, files=1, paragraphs=20, seed=1)
+            for f in SAMPLE_REPORTS.iterdir():
+                shutil.copyfile(f, args.reports / f.name)
         reports, index = Path(scratch) / "reports", Path(scratch) / "index"
         shutil.copytree(args.reports, reports)
         new = reports / args.new

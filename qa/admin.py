@@ -20,11 +20,11 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 
 from .build import BuildLock, build_index
-from .config import SAMPLE_REPORTS
+from .config import SAMPLE_REPORTS, Settings
 from .errors import (BadRequest, BuildError, Conflict, LengthRequired, NotFound, PayloadTooLarge, QAError,
                      Unauthorized, UnsupportedType)
 from .index import atomic_write_text
-from .ingest import MAX_FILE_BYTES, SUFFIXES, extract
+from .ingest import SUFFIXES, extract
 
 log = logging.getLogger(__name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -43,7 +43,7 @@ def _authorize():
     if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")):
         raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
     # Uploads may be larger than an /ask body; each file is still checked against the per-file limit.
-    request.max_content_length = MAX_UPLOAD_FILES * MAX_FILE_BYTES
+    request.max_content_length = MAX_UPLOAD_FILES * _settings().limits.max_file_bytes
 
 
 def safe_filename(name: str) -> str:
@@ -72,6 +72,10 @@ def _index_dir() -> Path:
     return Path(current_app.config["INDEX_DIR"])
 
 
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
 # --- jobs -------------------------------------------------------------------------------------
 
 def _job_path(index_dir: Path, job_id: str) -> Path:
@@ -83,7 +87,7 @@ def _save_job(index_dir: Path, job: dict) -> None:
     atomic_write_text(_job_path(index_dir, job["id"]), json.dumps(job, ensure_ascii=False))
 
 
-def _run_job(index_dir: Path, reports_dir: Path, job: dict, lock: BuildLock) -> None:
+def _run_job(index_dir: Path, reports_dir: Path, job: dict, lock: BuildLock, settings: Settings) -> None:
     def progress(done: int, total: int, name: str) -> None:
         job["progress"] = {"done": done, "total": total, "file": name}
         _save_job(index_dir, job)
@@ -93,13 +97,9 @@ def _run_job(index_dir: Path, reports_dir: Path, job: dict, lock: BuildLock) -> 
             lock.acquire(wait=True)
         job.update(status="running", started=time.time())
         _save_job(index_dir, job)
-        result = build_index(reports_dir, index_dir, incremental=True, on_progress=progress, lock=lock)
-        job.update(status="succeeded", result={
-            "generation": result.generation, "reports": result.reports, "chunks": result.chunks,
-            "extracted": result.extracted, "removed": result.removed,
-            "rejected": [{"file": r.file, "reason": r.reason} for r in result.rejected],
-            "duplicates": [{"file": d, "same_as": o} for d, o in result.duplicates],
-            "seconds": round(result.seconds, 3)})
+        result = build_index(reports_dir, index_dir, incremental=True, on_progress=progress, lock=lock,
+                             settings=settings)
+        job.update(status="succeeded", result=result.to_json())
     except QAError as exc:
         job.update(status="failed", error={"code": exc.code, "message": exc.message})
     except Exception as exc:  # never leave a job "running" forever
@@ -111,7 +111,7 @@ def _run_job(index_dir: Path, reports_dir: Path, job: dict, lock: BuildLock) -> 
         _save_job(index_dir, job)
 
 
-def start_job(index_dir: Path, reports_dir: Path, wait: bool) -> dict:
+def start_job(index_dir: Path, reports_dir: Path, wait: bool, settings: Settings) -> dict:
     """Start a background rebuild; without ``wait`` a running rebuild makes this a 409."""
     lock = BuildLock(index_dir)
     if not wait:
@@ -122,7 +122,7 @@ def start_job(index_dir: Path, reports_dir: Path, wait: bool) -> dict:
     job = {"id": uuid.uuid4().hex, "kind": "reindex", "status": "queued", "created": time.time(),
            "progress": {"done": 0, "total": None, "file": ""}, "result": None, "error": None}
     _save_job(index_dir, job)
-    threading.Thread(target=_run_job, args=(index_dir, reports_dir, dict(job), lock), daemon=True,
+    threading.Thread(target=_run_job, args=(index_dir, reports_dir, dict(job), lock, settings), daemon=True,
                      name=f"reindex-{job['id'][:8]}").start()
     return job
 
@@ -135,7 +135,7 @@ def _job_body(job: dict) -> dict:
 
 @admin.route("/reindex", methods=["POST"])
 def reindex():
-    job = start_job(_index_dir(), _reports_dir(), wait=False)
+    job = start_job(_index_dir(), _reports_dir(), wait=False, settings=_settings())
     return jsonify({"job": _job_body(job)}), 202
 
 
@@ -167,10 +167,11 @@ def upload():
         if suffix not in SUFFIXES:
             raise UnsupportedType(f"{f.filename!r}: unsupported file type {suffix or '(none)'!r}; "
                                   f"supported: {', '.join(sorted(SUFFIXES))}")
-        data = f.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise PayloadTooLarge(f"{name}: over the {MAX_FILE_BYTES // 2**20} MB limit per file")
-        extract(data, name)  # the same checks a build makes (RejectedFile: 422), before anything is stored
+        limits = _settings().limits
+        data = f.read(limits.max_file_bytes + 1)
+        if len(data) > limits.max_file_bytes:
+            raise PayloadTooLarge(f"{name}: over the {limits.max_file_bytes // 2**20} MB limit per file")
+        extract(data, name, limits)  # the same checks a build makes (RejectedFile: 422), before anything is stored
         checked.append((name, data))
     folder = _reports_dir()
     stored = []
@@ -179,5 +180,5 @@ def upload():
         tmp.write_bytes(data)
         os.replace(tmp, folder / name)
         stored.append(name)
-    job = start_job(_index_dir(), folder, wait=True)
+    job = start_job(_index_dir(), folder, wait=True, settings=_settings())
     return jsonify({"stored": stored, "job": _job_body(job)}), 202

@@ -9,7 +9,6 @@ import re
 import time
 from datetime import date
 
-from . import config
 from .errors import BadRequest, NotFound
 from .index import Index
 from .search import (DERIVED_REMEMBERED, Filters, Hit, Query, fold_duplicates, make_query, matched_weight,
@@ -21,6 +20,8 @@ MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 50
 DEFAULT_TOP_K = 5
 MAX_HISTORY = 20
+MAX_REPORT_IDS = 100
+DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"  # YYYY, YYYY-MM or YYYY-MM-DD (the OpenAPI schema says the same)
 MIN_EVIDENCE = 0.42  # share of the question's weight the best passage must contain (tuning split)
 CANDIDATES = 50  # passages considered before the names of the question reorder them
 RERANK_CANDIDATES = 50  # the engine's best passages the second stage reorders
@@ -61,13 +62,13 @@ def validate_filters(report_ids=None, published_from=None, published_to=None) ->
     if isinstance(report_ids, str):
         report_ids = [report_ids]
     if report_ids is not None and (not isinstance(report_ids, list) or not all(isinstance(r, str) for r in report_ids)
-                                   or len(report_ids) > 100):
-        raise BadRequest("'report_ids' must be a list of at most 100 report ids (GET /reports lists them)",
+                                   or len(report_ids) > MAX_REPORT_IDS):
+        raise BadRequest(f"'report_ids' must be a list of at most {MAX_REPORT_IDS} report ids (GET /reports lists them)",
                          code="invalid_filter")
     for name, value in (("published_from", published_from), ("published_to", published_to)):
         if value is None:
             continue
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+        if not isinstance(value, str) or not re.fullmatch(DATE_PATTERN, value):
             raise BadRequest(f"'{name}' must be a date: YYYY, YYYY-MM or YYYY-MM-DD", code="invalid_filter")
         try:
             date.fromisoformat((value + "-01-01")[:10])
@@ -250,9 +251,9 @@ def _lead_first(passages: list[dict], quoted: list[tuple[str, int]]) -> tuple[li
 
 
 def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None,
-        rerank: bool | Model | None = None) -> dict:
+        rerank: bool | Model = False) -> dict:
     """The full /ask response body for one question. ``rerank``: True for the shipped second stage,
-    False for none, or a :class:`qa.rerank.Model` to use; by default as ``QA_RERANKER`` says."""
+    False for none (the engine's order), or a :class:`qa.rerank.Model` to use."""
     t0 = time.perf_counter()
     question, top_k, history = validate(question, top_k, history)
     if filters and filters.report_ids:
@@ -263,8 +264,6 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
                 raise BadRequest(f"no report with id {rid!r} is indexed; GET /reports lists them",
                                  code="invalid_filter") from None
     query = make_query(index, question, history)
-    if rerank is None:
-        rerank = config.reranker() == "lexical"
     model = shipped_model() if rerank is True else rerank or None
     folded, named = best_passages(index, query, top_k, filters, model)
     passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date
 from pathlib import Path
 
 import orjson
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import config
+from . import config, web
 from .admin import admin
 from .answer import ask, validate_filters
 from .examples import example_questions
-from .errors import BadRequest, IndexUnavailable, PayloadTooLarge, QAError, TooManyRequests
+from .errors import BadRequest, IndexUnavailable, PayloadTooLarge, QAError, TooManyRequests, http_error_code
 from .index import Index, IndexStore
 from .openapi import openapi_spec
 from .ratelimit import RateLimiter, parse_rate
@@ -184,12 +183,7 @@ def report_text(report_id: str):
 
 @pages.route("/")
 def home():
-    return send_from_directory(config.web_dir(), "index.html")
-
-
-@pages.route("/static/<path:name>")
-def static_file(name: str):
-    return send_from_directory(config.web_dir(), name)
+    return render_template("index.html")
 
 
 @pages.route("/reports/<report_id>")
@@ -252,11 +246,6 @@ def _handle_qa_error(exc: QAError):
     return response, status
 
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 411: "length_required",
-               413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_type", 416: "range_not_satisfiable",
-               429: "rate_limited", 431: "headers_too_large", 501: "not_implemented"}
-
-
 def _handle_http_error(exc: HTTPException):
     status = exc.code or 500
     limit = request.max_content_length or MAX_BODY_BYTES
@@ -268,7 +257,7 @@ def _handle_http_error(exc: HTTPException):
     }.get(status, exc.description or "request failed")
     if status >= 500:
         log.error("HTTP %s on %s %s: %s", status, request.method, request.path, message)
-    response, status = _error(_HTTP_CODES.get(status, "http_error"), message, status)
+    response, status = _error(http_error_code(status), message, status)
     if status == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response, status
@@ -302,27 +291,32 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def create_app(index_dir: str | Path | None = None, test_config: dict | None = None,
-               reports_dir: str | Path | None = None) -> Flask:
-    """Build the web app over the index in ``index_dir`` (default: ``QA_INDEX_DIR`` or ``index/``).
+WEB = Path(web.__file__).parent
 
-    ``reports_dir`` (default ``QA_REPORTS_DIR``) is where admin uploads go; the admin API is on only
-    when ``QA_ADMIN_TOKEN`` is set.
+
+def create_app(index_dir: str | Path | None = None, test_config: dict | None = None,
+               reports_dir: str | Path | None = None, settings: config.Settings | None = None) -> Flask:
+    """Build the web app over the index in ``index_dir``, configured by ``settings`` (default: read from
+    the environment once, here; a malformed ``QA_*`` value stops the start with its reason).
+
+    ``reports_dir`` is where admin uploads go; the admin API is on only when ``QA_ADMIN_TOKEN`` is set.
     """
-    web = config.web_dir()
-    app = Flask(__name__, static_folder=None, template_folder=str(web / "templates"))
+    settings = settings or config.load()
+    app = Flask(__name__, static_folder=WEB / "static", static_url_path="/static",
+                template_folder=WEB / "templates")
     app.config.update(
-        INDEX_DIR=str(index_dir or config.index_dir()),
-        REPORTS_DIR=str(reports_dir or config.reports_dir()),
-        ADMIN_TOKEN=os.environ.get("QA_ADMIN_TOKEN") or None,
+        SETTINGS=settings,
+        INDEX_DIR=str(index_dir or settings.index_dir),
+        REPORTS_DIR=str(reports_dir or settings.reports_dir),
+        ADMIN_TOKEN=settings.admin_token,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
         # Never Flask's debug mode (not even with FLASK_DEBUG=1 in the environment): no debugger, no
         # stack traces in responses; unexpected errors are logged and answered with a 500 envelope.
         DEBUG=False,
         PROPAGATE_EXCEPTIONS=False,
-        RATE_LIMIT=os.environ.get("QA_RATE_LIMIT") or None,
-        RERANKER=config.reranker(),  # a malformed QA_RERANKER stops the start with its reason
+        RATE_LIMIT=settings.rate_limit,
+        RERANKER=settings.reranker,
     )
     app.url_map.merge_slashes = False  # "/reports/x//text" is a 404 envelope, not an HTML redirect page
     app.json.sort_keys = False
@@ -330,7 +324,7 @@ def create_app(index_dir: str | Path | None = None, test_config: dict | None = N
     if test_config:
         app.config.update(test_config)
     app.extensions["qa_store"] = IndexStore(Path(app.config["INDEX_DIR"]))
-    rate = parse_rate(app.config["RATE_LIMIT"])  # a malformed QA_RATE_LIMIT stops the start with its reason
+    rate = parse_rate(app.config["RATE_LIMIT"])
     app.extensions["qa_rate_limiter"] = RateLimiter(rate) if rate else None
     app.register_blueprint(api)
     app.register_blueprint(pages)
@@ -339,6 +333,6 @@ def create_app(index_dir: str | Path | None = None, test_config: dict | None = N
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)
     app.after_request(_security_headers)
-    if os.environ.get("QA_LOG_LEVEL"):
-        logging.basicConfig(level=os.environ["QA_LOG_LEVEL"])
+    if settings.log_level:
+        logging.basicConfig(level=settings.log_level)
     return app

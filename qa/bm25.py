@@ -89,8 +89,8 @@ def _compile(ids: np.ndarray, starts: np.ndarray, n_terms: int, k1: float, b: fl
 
 def top_k(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, terms: list[int], k: int,
           weights: list[float] | None = None, *, bounds: dict[int, tuple[float, float]] | None = None,
-          chunk_report: np.ndarray | None = None, allowed_reports: np.ndarray | None = None,
-          window: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+          chunk_report: np.ndarray | None = None, allowed_reports: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
     """The k best (passages, scores) for a query given as term ids: positive scores only, best first, ties
     by lower passage id. Repeated terms count again; ``weights`` multiply each term's impacts.
 
@@ -98,14 +98,12 @@ def top_k(offsets: np.ndarray, doc_ids: np.ndarray, impacts: np.ndarray, terms: 
     the same impacts give the same sum to the last bit (``qa/_query.c`` skips, with MaxScore pruning,
     only passages that cannot reach the k best). ``bounds`` caches each term's largest impact across
     calls: pass the same dict for one loaded index. With ``chunk_report`` (report of each passage) and
-    ``allowed_reports`` (one bool per report), only passages of allowed reports are ranked. ``window``:
-    passages summed at a time (results do not depend on it; tests make it small to exercise pruning
-    across windows).
+    ``allowed_reports`` (one bool per report), only passages of allowed reports are ranked.
     """
     bounds = {} if bounds is None else bounds
     missing = [t for t in dict.fromkeys(terms) if t not in bounds]
     if missing:
         bounds.update(zip(missing, _query.term_bounds(offsets, impacts, missing)))
     ids, scores = _query.top_k(offsets, doc_ids, impacts, terms, weights, [bounds[t] for t in terms], k,
-                               chunk_report, allowed_reports, window)
+                               chunk_report, allowed_reports)
     return np.frombuffer(ids, dtype=np.int32), np.frombuffer(scores, dtype=np.float64)

@@ -24,9 +24,10 @@ import numpy as np
 
 from . import acronyms, bm25, text as text_mod
 from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, CHUNKER_VERSION, Chunk, chunk_document
+from .config import Settings
 from .errors import BadRequest, BuildError, RejectedFile
 from .index import GENERATIONS, GenerationData, atomic_write_text, prune_generations, read_pointer, write_generation
-from .ingest import EXTRACTOR_VERSION, Document, ReportFile, extract, find_reports, read_sidecar, sha256_bytes
+from .ingest import EXTRACTOR_VERSION, Document, Limits, ReportFile, extract, find_reports, read_sidecar, sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,29 @@ class BuildResult:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, the file it duplicates)
     removed: list[str] = field(default_factory=list)  # files indexed before whose reports are gone
     seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """What the build did, a line each, the summary last: what ``qa index``, ``qa serve`` and
+        ``qa watch`` print."""
+        out = [f"rejected: {r.reason}" for r in self.rejected]
+        out += [f"duplicate: {dup} has the same content as {original}; indexed once" for dup, original in self.duplicates]
+        if self.removed:
+            out.append(f"removed: {len(self.removed)} report(s) whose files are gone: {', '.join(self.removed)}")
+        if self.extracted:
+            out.append(f"extracted: {len(self.extracted)} file(s): {', '.join(self.extracted)}")
+        if self.reused:
+            out.append(f"reused from cache: {len(self.reused)} file(s)")
+        out.append(f"indexed {self.reports} report(s), {self.chunks} passages, {len(self.rejected)} rejected, "
+                   f"in {self.seconds:.1f} s -> generation {self.generation}")
+        return out
+
+    def to_json(self) -> dict:
+        """The same as JSON (an admin rebuild job's ``result``)."""
+        return {"generation": self.generation, "reports": self.reports, "chunks": self.chunks,
+                "extracted": self.extracted, "removed": self.removed,
+                "rejected": [{"file": r.file, "reason": r.reason} for r in self.rejected],
+                "duplicates": [{"file": d, "same_as": o} for d, o in self.duplicates],
+                "seconds": round(self.seconds, 3)}
 
 
 class BuildLock:
@@ -78,12 +102,6 @@ class BuildLock:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-    def __enter__(self) -> "BuildLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -130,7 +148,8 @@ def _write_cache(cache_file: Path, data: dict, what: str) -> None:
         log.warning("could not cache %s: %s", what, exc)
 
 
-def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool) -> tuple[Document, bool]:
+def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, use_cache: bool,
+                    limits: Limits) -> tuple[Document, bool]:
     cache_file = cache_dir / f"{digest}-v{EXTRACTOR_VERSION}.json"
     cached = _read_cache(cache_file, use_cache)
     if cached is not None:
@@ -138,7 +157,7 @@ def _cached_extract(rf: ReportFile, data: bytes, digest: str, cache_dir: Path, u
             return Document.from_json(cached), True
         except (KeyError, TypeError):
             pass
-    doc = extract(data, rf.name)
+    doc = extract(data, rf.name, limits)
     _write_cache(cache_file, doc.to_json(), f"the extraction of {rf.name}")
     return doc, False
 
@@ -200,12 +219,14 @@ Progress = Callable[[int, int, str], None]  # (files done, files in all, the fil
 
 
 def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False, on_progress: Progress | None = None,
-                lock: BuildLock | None = None, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
-                k1: float = bm25.K1, b: float = bm25.B, jobs: int = 1) -> BuildResult:
+                lock: BuildLock | None = None, settings: Settings | None = None, chunk_size: int = CHUNK_SIZE,
+                overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1, b: float = bm25.B,
+                jobs: int = 1) -> BuildResult:
     """Index every report file under ``reports_dir`` into a new generation in ``index_dir``.
 
     ``incremental`` takes files whose content was extracted before from the cache. ``lock`` is a
     :class:`BuildLock` the caller already holds (a background job); otherwise one is taken here.
+    ``settings`` gives the limits per file and how many old generations stay (default: the defaults).
     ``jobs`` processes read the files (extraction, chunking, tokens); the index is the same for any.
     """
     reports_dir, index_dir = Path(reports_dir), Path(index_dir)
@@ -215,7 +236,8 @@ def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False
         raise BadRequest(f"--jobs must be 1 or more, not {jobs}")
     own_lock = None if lock is not None else BuildLock(index_dir).acquire()
     try:
-        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b), jobs)
+        return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b),
+                      settings or Settings(), jobs)
     finally:
         if own_lock is not None:
             own_lock.release()
@@ -361,7 +383,8 @@ class FileRead:
     rejected: str | None = None
 
 
-def read_report(todo: FileToRead, cache_dir: Path, use_cache: bool, chunk_size: int, overlap: int) -> FileRead:
+def read_report(todo: FileToRead, cache_dir: Path, use_cache: bool, chunk_size: int, overlap: int,
+                limits: Limits) -> FileRead:
     """Extract, chunk and tokenize one file (through the cache): the per-file, CPU-bound part of a
     build, run in the build's process or in one of ``--jobs`` worker processes. Never raises for a bad
     file: the reason comes back in ``rejected``."""
@@ -373,7 +396,7 @@ def read_report(todo: FileToRead, cache_dir: Path, use_cache: bool, chunk_size: 
             out.rejected = f"{rf.name}: the file changed while the index was being built; build again"
             return out
         out.sidecar = read_sidecar(rf.path)
-        out.doc, out.reused = _cached_extract(rf, data, todo.digest, cache_dir, use_cache)
+        out.doc, out.reused = _cached_extract(rf, data, todo.digest, cache_dir, use_cache, limits)
     except RejectedFile as exc:
         out.rejected = exc.message
         return out
@@ -409,10 +432,10 @@ def read_reports(todo: list[FileToRead], jobs: int, on_done: Callable[[FileRead]
 
 
 def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: Progress | None,
-           settings: dict, jobs: int) -> BuildResult:
-    chunk_size, overlap = settings["chunking"]["size"], settings["chunking"]["overlap"]
+           params: dict, settings: Settings, jobs: int) -> BuildResult:
+    chunk_size, overlap = params["chunking"]["size"], params["chunking"]["overlap"]
     t0 = time.perf_counter()
-    prune_generations(index_dir)
+    prune_generations(index_dir, settings.keep_generations, settings.generation_grace)
     previous = previous_files(index_dir)
     files = find_reports(reports_dir)
     result = BuildResult(generation="", reports=0, chunks=0)
@@ -436,7 +459,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
         done[0] += 1
 
     read_kwargs = {"cache_dir": index_dir / "cache", "use_cache": incremental, "chunk_size": chunk_size,
-                   "overlap": overlap}
+                   "overlap": overlap, "limits": settings.limits}
     first_reads = {r.file.name: r for r in read_reports(list(todo.values()), jobs, on_done, **read_kwargs)}
     items: list[Indexed] = []
     ids: set[str] = set()
@@ -466,7 +489,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
             f"no report could be indexed from {reports_dir} ({len(files)} file(s)){reasons}\n"
             "the previous index is untouched"
         )
-    data = assemble(items, settings)
+    data = assemble(items, params)
     try:
         gen = write_generation(index_dir, data)
     except OSError as exc:
@@ -474,7 +497,7 @@ def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: P
                          "the previous index is untouched") from exc
     if on_progress:
         on_progress(len(files), len(files), "")
-    prune_generations(index_dir)
+    prune_generations(index_dir, settings.keep_generations, settings.generation_grace)
     _prune_cache(index_dir / "cache", {i.record["sha256"] for i in items})
     result.removed = sorted(previous - {i.record["file"] for i in items} - {d for d, _ in result.duplicates})
     result.generation, result.reports, result.chunks = gen, len(items), len(data.chunk_arrays["chunk_start"])

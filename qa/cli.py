@@ -17,6 +17,14 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=None, help="index folder (default: $QA_INDEX_DIR or index/)")
 
 
+def _index(args) -> Path:
+    return args.index or args.settings.index_dir
+
+
+def _reports(args) -> Path:
+    return args.reports or args.settings.reports_dir
+
+
 def _reports_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports", type=Path, default=None,
                    help="folder of report files, searched recursively (default: $QA_REPORTS_DIR or the bundled sample)")
@@ -39,35 +47,22 @@ def progress_bar():
     return update, bar.close
 
 
-def run_build(reports: Path, index: Path, incremental: bool, jobs: int = 1):
+def run_build(reports: Path, index: Path, incremental: bool, settings: config.Settings, out=None,
+              jobs: int = 1) -> None:
+    """Build or update the index with a progress bar, and print what the build did."""
     from .build import build_index
 
     update, close = progress_bar()
     try:
-        return build_index(reports, index, incremental=incremental, on_progress=update, jobs=jobs)
+        result = build_index(reports, index, incremental=incremental, on_progress=update, settings=settings,
+                             jobs=jobs)
     finally:
         close()
-
-
-def _print_build(result, out=sys.stdout) -> None:
-    for r in result.rejected:
-        print(f"rejected: {r.reason}", file=out)
-    for dup, original in result.duplicates:
-        print(f"duplicate: {dup} has the same content as {original}; indexed once", file=out)
-    if result.removed:
-        print(f"removed: {len(result.removed)} report(s) whose files are gone: {', '.join(result.removed)}", file=out)
-    if result.extracted:
-        print(f"extracted: {len(result.extracted)} file(s): {', '.join(result.extracted)}", file=out)
-    if result.reused:
-        print(f"reused from cache: {len(result.reused)} file(s)", file=out)
-    print(f"indexed {result.reports} report(s), {result.chunks} passages, {len(result.rejected)} rejected, "
-          f"in {result.seconds:.1f} s -> generation {result.generation}", file=out)
+    print("\n".join(result.lines()), file=out or sys.stdout)
 
 
 def cmd_index(args) -> int:
-    result = run_build(args.reports or config.reports_dir(), args.index or config.index_dir(),
-                       incremental=args.index_command == "update", jobs=args.jobs)
-    _print_build(result)
+    run_build(_reports(args), _index(args), args.index_command == "update", args.settings, jobs=args.jobs)
     return 0
 
 
@@ -75,10 +70,10 @@ def cmd_publish(args) -> int:
     from .errors import PublishError
     from .publish import publish
 
-    index, failed = args.index or config.index_dir(), 0
+    index, failed = _index(args), 0
     for dest in args.to:
         try:
-            done = publish(index, dest)
+            done = publish(index, dest, args.settings)
         except QAError as exc:
             if len(args.to) == 1:
                 raise
@@ -101,7 +96,7 @@ def cmd_watch(args) -> int:
     from .watch import watch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    watch(args.reports or config.reports_dir(), args.index or config.index_dir(), settle=args.settle)
+    watch(_reports(args), _index(args), settle=args.settle, settings=args.settings)
     return 0
 
 
@@ -109,7 +104,8 @@ def cmd_ask(args) -> int:
     from .answer import ask
     from .index import IndexStore
 
-    body = ask(IndexStore(args.index or config.index_dir()).current(), args.question, args.top_k)
+    body = ask(IndexStore(_index(args)).current(), args.question, args.top_k,
+               rerank=args.settings.reranker == "lexical")
     if args.json:
         print(json.dumps(body, ensure_ascii=False))
         return 0
@@ -125,8 +121,8 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
-    result = run_eval(Path(args.dataset), index_dir=args.index, top_k=args.top_k, exclude_self=args.exclude_self,
-                      split=args.split)
+    result = run_eval(Path(args.dataset), index_dir=_index(args), top_k=args.top_k, exclude_self=args.exclude_self,
+                      split=args.split, rerank=args.settings.reranker == "lexical")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -136,10 +132,26 @@ def cmd_eval(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """Build (or update) the index first when none exists or a reports folder was named, then serve."""
+    from .index import read_pointer
     from .serve import serve
 
-    serve(index_dir=args.index or config.index_dir(), reports_dir=args.reports, host=args.host, port=args.port,
-          workers=args.workers)
+    index = _index(args)
+    if args.reports is not None or read_pointer(index) is None:
+        run_build(_reports(args), index, True, args.settings, out=sys.stderr)
+    serve(index, args.settings, reports_dir=args.reports, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def cmd_config(args) -> int:
+    rows = config.describe(args.settings)
+    if args.json:
+        print(json.dumps([{k: row[k] for k in ("name", "env", "type", "default", "value", "help")} for row in rows],
+                         ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        value = "(unset)" if row["value"] is None else row["value"]
+        print(f"{row['env']:<22} {str(value):<28} {row['source']:<12} {row['help']}")
     return 0
 
 
@@ -198,12 +210,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("config", help="every setting (QA_* environment variable): its value and where it came from")
+    c.add_argument("--json", action="store_true", help="a JSON list of {name, env, type, default, value, help}")
+    c.set_defaults(func=cmd_config)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        args.settings = config.load()
         return args.func(args)
     except QAError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -6,6 +6,18 @@ the message and exits with ``exit_code`` (``qa.cli``).
 from __future__ import annotations
 
 
+HTTP_ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                    411: "length_required", 413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_type",
+                    416: "range_not_satisfiable", 417: "expectation_failed", 429: "rate_limited",
+                    431: "headers_too_large", 501: "not_implemented"}
+"""The error code of each HTTP status that the server (Flask/Werkzeug or gunicorn) raises itself."""
+
+
+def http_error_code(status: int) -> str:
+    """The envelope's ``code`` for an HTTP error the app did not raise as a :class:`QAError`."""
+    return HTTP_ERROR_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+
+
 class QAError(Exception):
     """Base of every error the service reports to a user."""
 
@@ -102,3 +114,10 @@ class UnsupportedType(QAError):
 class LengthRequired(QAError):
     code = "length_required"
     status = 411
+
+
+class ConfigError(QAError, ValueError):
+    """A ``QA_*`` setting has a value that cannot be used; the service does not start with it."""
+
+    code = "invalid_setting"
+    exit_code = 2

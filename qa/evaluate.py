@@ -20,7 +20,6 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from . import config
 from .answer import ask
 from .build import Indexed, assemble, index_settings, passage_tokens
 from .chunking import Chunk
@@ -85,10 +84,10 @@ def answer_is_hit(item: dict, body: dict, report_files: dict[str, str]) -> bool:
     return False
 
 
-def eval_qa_set(path: Path, index_dir: Path | None = None, top_k: int = 5, split: str | None = None,
-                rerank=None, splits_file: Path = SPLITS) -> dict:
+def eval_qa_set(path: Path, index_dir: Path, top_k: int = 5, split: str | None = None,
+                rerank=False, splits_file: Path = SPLITS) -> dict:
     """Hit@k, MRR, answer hits and abstention on a QA set, on one split of it (``eval/splits.json``) or all."""
-    index = IndexStore(index_dir or config.index_dir()).current()
+    index = IndexStore(index_dir).current()
     files = {r["id"]: r["file"] for r in index.reports}
     splits = json.loads(Path(splits_file).read_text(encoding="utf-8")) if split else {}
     items = [item for item in load_qa_set(path) if in_split(item, split, splits)]
@@ -193,13 +192,13 @@ def eval_beir(folder: Path, exclude_self: bool = False, settings: dict | None = 
             "documents": len(doc_of), "k1": settings["k1"], "b": settings["b"]}
 
 
-def run_eval(dataset: Path, index_dir: Path | None = None, top_k: int = 5, exclude_self: bool = False,
-             split: str | None = None) -> dict:
+def run_eval(dataset: Path, index_dir: Path, top_k: int = 5, exclude_self: bool = False,
+             split: str | None = None, rerank: bool = False) -> dict:
     """``qa eval``: a ``.jsonl`` QA set against the index, or a BEIR folder on its own."""
     if dataset.is_dir():
         if not (dataset / "corpus.jsonl").exists() or not (dataset / "qrels" / "test.tsv").exists():
             raise BadRequest(f"{dataset} is not a BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
         return eval_beir(dataset, exclude_self=exclude_self)
     if dataset.suffix == ".jsonl" and dataset.exists():
-        return eval_qa_set(dataset, index_dir, top_k, split)
+        return eval_qa_set(dataset, index_dir, top_k, split, rerank)
     raise BadRequest(f"{dataset} is neither a BEIR folder nor a .jsonl QA set")

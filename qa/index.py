@@ -42,8 +42,6 @@ FORMAT_VERSION = 5  # 2: report texts in one texts.bin; 3: acronyms.json; 4: sen
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 GENERATIONS = "generations"
-KEEP_GENERATIONS = int(os.environ.get("QA_KEEP_GENERATIONS") or 3)
-GRACE_SECONDS = float(os.environ.get("QA_GENERATION_GRACE") or 60)
 
 _ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len",
            "chunk_report", "chunk_seq", "chunk_start", "chunk_end", "chunk_page", "chunk_page_end", "chunk_section",
@@ -162,7 +160,7 @@ def read_manifest(gen_dir: Path) -> dict:
     return json.loads((gen_dir / MANIFEST).read_text(encoding="utf-8"))
 
 
-def prune_generations(root: Path, keep: int = KEEP_GENERATIONS, grace: float = GRACE_SECONDS) -> None:
+def prune_generations(root: Path, keep: int, grace: float) -> None:
     """Remove what dead builds left (unfinished generations, temp files) and old generations.
 
     A generation goes only when it is not among the newest ``keep`` and was superseded more than
@@ -182,8 +180,7 @@ def prune_generations(root: Path, keep: int = KEEP_GENERATIONS, grace: float = G
         shutil.rmtree(gen_root / name, ignore_errors=True)
 
 
-def generations_to_prune(generations: dict[str, float], current: str | None, keep: int = KEEP_GENERATIONS,
-                         grace: float = GRACE_SECONDS) -> list[str]:
+def generations_to_prune(generations: dict[str, float], current: str | None, keep: int, grace: float) -> list[str]:
     """Which of ``generations`` (name -> folder mtime) may go: not among the newest ``keep``, not
     ``current``, and superseded (the next one's folder written) more than ``grace`` seconds ago. The
     one rule for an index folder here and for a replica's behind rsync (:mod:`qa.publish`)."""

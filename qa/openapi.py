@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from .answer import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
-
-MAX_REPORT_IDS = 100
-DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+from .answer import DATE_PATTERN, MAX_HISTORY, MAX_QUESTION_CHARS, MAX_REPORT_IDS, MAX_TOP_K
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .config import Settings
 from .errors import IndexUnavailable, PublishError
-from .index import (GENERATIONS, GRACE_SECONDS, KEEP_GENERATIONS, POINTER, file_checksums, generations_to_prune,
-                    read_manifest, read_pointer)
+from .index import GENERATIONS, POINTER, file_checksums, generations_to_prune, read_manifest, read_pointer
 
 RSYNC_TIMEOUT = 120  # seconds without I/O before rsync gives up on a destination
 
@@ -111,9 +111,11 @@ def remote_generations(dest: str) -> dict[str, float]:
     return found
 
 
-def publish(index_dir: Path, dest: str, *, keep: int = KEEP_GENERATIONS, grace: float = GRACE_SECONDS) -> Published:
+def publish(index_dir: Path, dest: str, settings: Settings | None = None) -> Published:
     """Copy the live generation of ``index_dir`` to ``dest`` (a path or an rsync destination), verify
-    the copy, then move the destination's CURRENT to it and prune its old generations."""
+    the copy, then move the destination's CURRENT to it and prune its old generations (``settings``:
+    how many are kept, and for how long after they are superseded)."""
+    settings = settings or Settings()
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     gen, folder, expected = live_generation(index_dir)
@@ -137,7 +139,8 @@ def publish(index_dir: Path, dest: str, *, keep: int = KEEP_GENERATIONS, grace: 
         pointer.write_text(gen + "\n", encoding="utf-8")
         # -I: sent even when size and time match the old pointer (same-length names, same second).
         _rsync("-tI", "--fsync", "--", str(pointer), _join(dest, POINTER), what=f"moving CURRENT at {dest}")
-        pruned = generations_to_prune(remote_generations(dest), gen, keep, grace)
+        pruned = generations_to_prune(remote_generations(dest), gen, settings.keep_generations,
+                                      settings.generation_grace)
         if pruned:
             empty = scratch / "empty"
             empty.mkdir()

@@ -35,13 +35,13 @@ def parse_rate(spec: str | None) -> Rate | None:
         return None
     m = _SPEC.match(spec.lower())
     if not m or m.group(3) not in _UNITS:
-        raise ValueError(f"QA_RATE_LIMIT={spec!r} is not a rate: write it like 60/minute, 10/second, "
-                         "1000/hour or 100/15m (0 or unset turns the limit off)")
+        raise ValueError("is not a rate: write it like 60/minute, 10/second, 1000/hour or 100/15m "
+                         "(0 or unset turns the limit off)")
     n, multiple = int(m.group(1)), int(m.group(2) or 1)
     if n == 0:
         return None
     if multiple == 0:
-        raise ValueError(f"QA_RATE_LIMIT={spec!r}: the period must be longer than 0")
+        raise ValueError("has a period of 0: it must be longer")
     return Rate(n, multiple * _UNITS[m.group(3)])
 
 

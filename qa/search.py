@@ -185,11 +185,10 @@ def _reports_naming_one(index: Index, name: str) -> np.ndarray:
 NAMES_REMEMBERED = 4096  # names whose reports are remembered per generation: one bool per report each
 
 
-def reports_naming(index: Index, names: list[str], phrases: list[str] = (),
-                   among: set[int] | None = None) -> np.ndarray:
+def reports_naming(index: Index, names: list[str], phrases: list[str], among: set[int]) -> np.ndarray:
     """A boolean per report: does it name every one of ``names`` (an acronym or its long form), and
-    every name of ``phrases`` word for word? Phrases are looked for only in the reports ``among`` (all
-    if None): each first look reads a whole report's text.
+    every name of ``phrases`` word for word? Phrases are looked for only in the reports ``among``
+    (the others are False when there are phrases): each first look reads a whole report's text.
 
     Which reports name a term is remembered per generation: it reads every posting of the term, and
     the same names (a report's place, an organisation) come back question after question."""
@@ -198,7 +197,7 @@ def reports_naming(index: Index, names: list[str], phrases: list[str] = (),
     for t in names:
         ok &= naming(t)
     for r in np.flatnonzero(ok) if phrases else ():
-        ok[r] = (among is None or int(r) in among) and all(report_says(index, int(r), p) for p in phrases)
+        ok[r] = int(r) in among and all(report_says(index, int(r), p) for p in phrases)
     return ok
 
 

@@ -16,6 +16,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .build import BuildResult, build_index
+from .config import Settings
 from .errors import QAError
 
 log = logging.getLogger("qa.watch")
@@ -46,21 +47,8 @@ class _Changes(FileSystemEventHandler):
         return not any(part.startswith(".") for part in rel.parts) and not path.name.endswith(_IGNORED_SUFFIXES)
 
 
-def describe(result: BuildResult) -> str:
-    parts = [f"generation {result.generation}: {result.reports} report(s), {result.chunks} passages"]
-    if result.extracted:
-        parts.append(f"read {', '.join(result.extracted)}")
-    if result.removed:
-        parts.append(f"removed {', '.join(result.removed)}")
-    for r in result.rejected:
-        parts.append(f"rejected {r.reason}")
-    for dup, original in result.duplicates:
-        parts.append(f"duplicate {dup} (same as {original})")
-    return "; ".join(parts)
-
-
 def watch(reports_dir: Path, index_dir: Path, settle: float = 2.0, stop: threading.Event | None = None,
-          on_update: Callable[[BuildResult], None] | None = None) -> None:
+          on_update: Callable[[BuildResult], None] | None = None, settings: Settings | None = None) -> None:
     """Update now, then after every settled burst of changes, until ``stop`` is set."""
     reports_dir, index_dir = Path(reports_dir).resolve(), Path(index_dir)
     stop = stop or threading.Event()
@@ -79,11 +67,12 @@ def watch(reports_dir: Path, index_dir: Path, settle: float = 2.0, stop: threadi
                 continue
             changes.pending.clear()
             try:
-                result = build_index(reports_dir, index_dir, incremental=True)
+                result = build_index(reports_dir, index_dir, incremental=True, settings=settings)
             except QAError as exc:
                 log.error("update failed: %s", exc.message)
                 continue
-            log.info("%s", describe(result))
+            for line in result.lines():
+                log.info("%s", line)
             if on_update:
                 on_update(result)
     finally:

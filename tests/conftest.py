@@ -26,6 +26,28 @@ CORPUS = SHARED / "corpus"
 BENCH = SHARED / "bench"
 
 
+def qa_cli(*args, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``qa ARGS`` as a user would, in a real process; ``env`` adds to (or, with None values, removes
+    from) the environment."""
+    environ = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=environ, **kwargs)
+
+
+@pytest.fixture()
+def wrk():
+    """wrk, the HTTP load tool: required in CI (.ci/run installs it), else its tests are skipped."""
+    if shutil.which("wrk") is None:
+        if os.environ.get("CI"):
+            pytest.fail("wrk is missing: .ci/run installs it with apt-get install -y wrk")
+        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+
+
 def need_shared(path: Path = CORPUS) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared corpus sits beside the project in CI, not in a fresh clone")

@@ -102,9 +102,12 @@ def test_safe_filename_drops_every_path_part():
 
 def test_one_rebuild_at_a_time(admin_app):
     client, _, index = admin_app
-    with BuildLock(index):
+    lock = BuildLock(index).acquire()
+    try:
         r = client.post("/admin/reindex", headers=AUTH)
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "conflict"
+    finally:
+        lock.release()
     r = client.post("/admin/reindex", headers=AUTH)
     assert r.status_code == 202
     job = wait_for_job(client, r.get_json()["job"])

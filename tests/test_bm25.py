@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from qa import bm25
+from qa import _query, bm25
 from qa.build import context_tokens
 from qa.search import Filters, make_query, search
 from qa.text import tokenize
@@ -133,9 +133,14 @@ def _assert_engine_matches(post, vocab, ref, query, k, weights=None, allowed_doc
     term_weights = None if weights is None else [w for t, w in zip(query, weights) if t in vocab]
     expected = _reference_scores(ref, query, weights)
     best = _reference_top_k(expected, k, allowed_docs)
-    for window in windows:
-        ids, scores = bm25.top_k(post.offsets, post.doc_ids, post.impacts, terms, k, term_weights, bounds=bounds,
-                                 chunk_report=chunk_report, allowed_reports=allowed_reports, window=window)
+    bounds = {} if bounds is None else bounds
+    ids, scores = bm25.top_k(post.offsets, post.doc_ids, post.impacts, terms, k, term_weights, bounds=bounds,
+                             chunk_report=chunk_report, allowed_reports=allowed_reports)
+    assert ids.tolist() == best.tolist()
+    for window in windows:  # the engine's own entry point: the wrapper always sums 4096 passages at a time
+        ids, scores = (np.frombuffer(a, dtype=dt) for a, dt in zip(
+            _query.top_k(post.offsets, post.doc_ids, post.impacts, terms, term_weights, [bounds[t] for t in terms],
+                         k, chunk_report, allowed_reports, window), (np.int32, np.float64)))
         assert ids.tolist() == best.tolist(), window
         assert np.all(np.abs(scores - expected[best]) <= 1e-9)
         assert np.all(scores > 0) and np.all(np.diff(scores) <= 0)

@@ -277,7 +277,8 @@ def test_report_markup_is_shown_as_text_in_chat_and_viewer(tab, mixed_site):
     page.goto(mixed_site + "/browse")
     assert f"Marlowe probation unit {SCRIPT} case notes" in page.locator(".report-list").inner_text()
     assert page.locator("main img, main b, main script").count() == 0
-    page.wait_for_timeout(300)  # an injected <img onerror> would have fired by now
+    page.wait_for_load_state("load")  # every image has loaded or failed: an injected onerror has run by now
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
     assert tab.dialogs == []
     assert tab.errors == []
 

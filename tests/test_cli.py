@@ -1,18 +1,12 @@
 """The `qa` command as a user runs it: a real process, real files."""
 import json
-import subprocess
-import sys
 
 import pytest
 
 from qa.app import create_app
 
 from .conftest import CORPUS, need_shared
-
-
-def qa(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], capture_output=True, text=True,
-                          timeout=600, **kwargs)
+from .conftest import qa_cli as qa
 
 
 @pytest.mark.shared

@@ -52,7 +52,7 @@ def fuzz_server(tmp_path_factory):
     reports, index, log = root / "reports", root / "index", root / "gunicorn.log"
     shutil.copytree(SAMPLE_REPORTS, reports)
     build_index(reports, index)
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:qa.serve", "-w", "2", "-b", "127.0.0.1:{port}",
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:qa.gunicorn_config", "-w", "2", "-b", "127.0.0.1:{port}",
                 "qa.app:create_app()"]
     command = ["sh", "-c", 'exec "$@" >>"$QA_FUZZ_LOG" 2>&1', "sh", *gunicorn]
     env = {"QA_INDEX_DIR": str(index), "QA_REPORTS_DIR": str(reports), "QA_ADMIN_TOKEN": TOKEN,

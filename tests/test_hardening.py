@@ -276,7 +276,7 @@ def gunicorn_server(tmp_path_factory):
     reports, index = root / "reports", root / "index"
     shutil.copytree(SAMPLE_REPORTS, reports)
     build_index(reports, index)
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:qa.serve", "-w", "2", "-b", "127.0.0.1:{port}",
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:qa.gunicorn_config", "-w", "2", "-b", "127.0.0.1:{port}",
                "qa.app:create_app()"]
     with server_process(command, {"QA_INDEX_DIR": str(index), "QA_REPORTS_DIR": str(reports),
                                   "QA_RATE_LIMIT": "0"}) as base:

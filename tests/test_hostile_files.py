@@ -160,8 +160,8 @@ EXPECT_READ_TEXT = {
 # the child's own peak RSS and the parent times it, so every file is measured on its own.
 BUILD_EACH = r"""
 import json, os, sys, time
-import qa.ingest
 from qa.build import build_index
+from qa.config import Settings
 from qa.errors import QAError
 jobs = json.loads(sys.stdin.read())
 for reports, index, max_file_mb in jobs:
@@ -170,9 +170,8 @@ for reports, index, max_file_mb in jobs:
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        qa.ingest.MAX_FILE_BYTES = max_file_mb * 2**20
         try:
-            r = build_index(reports, index)
+            r = build_index(reports, index, settings=Settings(max_file_mb=max_file_mb))
             out = {"ok": True, "reports": r.reports, "rejected": [[x.file, x.reason] for x in r.rejected],
                    "extracted": r.extracted}
         except QAError as exc:

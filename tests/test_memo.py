@@ -35,9 +35,9 @@ def test_remembered_passage_data_is_what_the_passage_says(sample_index):
 
 
 def test_names_remembered_are_not_changed_by_later_questions(sample_index):
-    first = reports_naming(sample_index, ["london", "crc"]).copy()
-    reports_naming(sample_index, ["crc"])[:] = False  # the caller's own array, not the remembered one
-    assert (reports_naming(sample_index, ["london", "crc"]) == first).all()
+    first = reports_naming(sample_index, ["london", "crc"], [], set()).copy()
+    reports_naming(sample_index, ["crc"], [], set())[:] = False  # the caller's own array, not the remembered one
+    assert (reports_naming(sample_index, ["london", "crc"], [], set()) == first).all()
     assert not _reports_naming_one(sample_index, "crc").flags.writeable
 
 
@@ -51,7 +51,7 @@ def test_names_are_looked_for_only_where_it_matters(request, fixture, question):
     index = request.getfixturevalue(fixture)
     query = make_query(index, question)
     hits = search(index, query, CANDIDATES)
-    ok = reports_naming(index, query.names, query.phrases)
+    ok = reports_naming(index, query.names, query.phrases, set(range(len(index.reports))))
     first = [h for h in hits if ok[int(index.chunk_report[h.chunk])]]
     expected = (first + [h for h in hits if h not in first], bool(first)) if query.names else (hits, bool(hits))
     assert prefer_named(index, query, hits) == expected

@@ -16,7 +16,7 @@ import pytest
 from qa.answer import ask
 from qa.build import build_index
 from qa.cli import main
-from qa.config import SAMPLE_REPORTS
+from qa.config import SAMPLE_REPORTS, Settings
 from qa.errors import PublishError
 from qa.index import GENERATIONS, IndexStore, file_checksums, read_manifest, read_pointer
 from qa.publish import publish
@@ -148,14 +148,15 @@ def test_a_damaged_live_generation_is_not_published(builder, tmp_path):
 def test_old_generations_at_the_replica_are_pruned_as_in_a_build(builder, tmp_path):
     reports, index = builder
     replica = tmp_path / "replica"
-    gens = [publish(index, str(replica), keep=2, grace=0).generation]
+    now = Settings(keep_generations=2, generation_grace=0)
+    gens = [publish(index, str(replica), now).generation]
     for n in range(3):
         new_generation(reports, index, n)
-        gens.append(publish(index, str(replica), keep=2, grace=0).generation)
+        gens.append(publish(index, str(replica), now).generation)
     assert sorted(p.name for p in (replica / GENERATIONS).iterdir()) == gens[-2:]
     assert read_pointer(replica) == gens[-1]
     new_generation(reports, index, 9)
-    done = publish(index, str(replica), keep=2, grace=3600)  # superseded just now: kept through the grace
+    done = publish(index, str(replica), Settings(keep_generations=2, generation_grace=3600))  # within the grace
     assert done.pruned == [] and len(list((replica / GENERATIONS).iterdir())) == 3
 
 

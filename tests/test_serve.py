@@ -1,4 +1,5 @@
-"""qa/serve.py: the access lines of ``AccessLogger`` are gunicorn's own, character for character."""
+"""qa/gunicorn_config.py: the access lines of ``AccessLogger`` are gunicorn's own, character for character."""
+import inspect
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -6,7 +7,7 @@ import pytest
 from gunicorn import glogging, util
 from gunicorn.config import Config
 
-from qa import serve
+from qa import gunicorn_config as serve
 
 ENVIRON = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "POST", "RAW_URI": "/ask?q=a%22b", "PATH_INFO": "/ask",
            "QUERY_STRING": "q=a%22b", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_USER_AGENT": 'curl/8 "quoted"',
@@ -33,9 +34,41 @@ def test_access_lines_are_gunicorns(fmt):
     assert _line(serve.AccessLogger, fmt) == _line(glogging.Logger, fmt)
 
 
-def test_qa_serve_settings_name_the_worker_and_the_logger():
-    assert serve.SETTINGS["worker_class"] == "qa.serve.JSONErrorWorker"
-    assert serve.SETTINGS["logger_class"] == "qa.serve.AccessLogger"
+def test_the_worker_and_logger_named_in_the_settings_are_the_ones_gunicorn_loads():
+    cfg = Config()
+    for name, value in serve.SETTINGS.items():
+        cfg.set(name, value)
+    assert cfg.worker_class is serve.JSONErrorWorker
+    assert cfg.logger_class is serve.AccessLogger
+
+
+def _params(fn) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_the_gunicorn_internals_we_rely_on_are_still_there():
+    """Each internal qa/gunicorn_config.py patches or overrides, as this gunicorn has it: a release that
+    renames, re-signs or stops calling one fails here, not in production."""
+    from gunicorn.http import wsgi
+    from gunicorn.workers import base
+    from gunicorn.workers.gthread import ThreadWorker
+
+    assert _params(util.write_error) == ["sock", "status_int", "reason", "mesg"]
+    assert "util.write_error(" in inspect.getsource(base.Worker.handle_error)  # the call our JSON writer replaces
+    assert _params(util.http_date) == ["timestamp"]
+    assert "util.http_date()" in inspect.getsource(wsgi.Response.default_headers)  # read through the module
+    assert _params(ThreadWorker.accept) == ["self", "listener"]
+    assert "self.nr_conns" in inspect.getsource(ThreadWorker.__init__)
+    assert _params(base.Worker.notify) == ["self"] and _params(ThreadWorker.init_process) == ["self"]
+    assert _params(glogging.Logger.atoms) == ["self", "resp", "req", "environ", "request_time"]
+    assert _params(glogging.Logger.access) == ["self", "resp", "req", "environ", "request_time"]
+    assert "response_class = Response" in inspect.getsource(wsgi.create)  # looked up when each request comes
+    response = inspect.getsource(wsgi.Response)
+    for name in ("self.headers_sent", "self.chunked", "self._omits_body", "self.response_length", "self.sent",
+                 "def default_headers(self)", "util.write(self.sock"):
+        assert name in response, name
+    for name in ("access_log", "atoms_wrapper_class", "_get_user", "now"):
+        assert hasattr(glogging.Logger(Config()), name), name
 
 
 def _written(logger_class, path, filtered: bool = False) -> str:

@@ -4,10 +4,7 @@ resident memory at the end within 10 % of its value after the warm-up. No timing
 figures are printed. The full 60 s run is ``python bench/soak.py --duration 60`` (README)."""
 import importlib.util
 import os
-import shutil
 import time
-
-import pytest
 
 from qa.build import build_index
 from qa.config import SAMPLE_REPORTS
@@ -23,14 +20,6 @@ def load_bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture()
-def wrk():
-    if shutil.which("wrk") is None:
-        if os.environ.get("CI"):
-            pytest.fail("wrk is missing: .ci/run installs it with apt-get install -y wrk")
-        pytest.skip("wrk is not installed (apt-get install -y wrk)")
 
 
 def test_soak_under_wrk_has_no_errors_and_flat_memory(wrk, tmp_path):

@@ -17,15 +17,12 @@ from qa.build import build_index
 from qa.config import SAMPLE_REPORTS
 from qa.index import GENERATIONS, IndexStore, read_pointer
 
+from .conftest import qa_cli
+
 from .makefiles import probation_pdf
 
 QUESTIONS = ["how is London CRC doing on public protection?", "unpaid work supervision", "quality of assessment",
              "Dr Patel leadership", "domain 3 resettlement findings"]
-
-
-def qa_cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "qa", *map(str, args)], capture_output=True, text=True,
-                          timeout=600, **kwargs)
 
 
 @pytest.fixture()
@@ -99,8 +96,12 @@ def test_watch_updates_after_a_burst_and_survives_a_bad_file(reports, tmp_path):
 
         first = wait_for(1)  # the catch-up update at start
         assert first.reports == 1
-        for i in range(3):  # a burst: one update for all three
-            probation_pdf(reports / f"burst-{i}.pdf", n_pages=2 + i)
+        staging = tmp_path / "staging"  # written first, then moved in at once: a burst, however slow the writing
+        staging.mkdir()
+        for i in range(3):
+            probation_pdf(staging / f"burst-{i}.pdf", n_pages=2 + i)
+        for i in range(3):  # one update for all three
+            os.replace(staging / f"burst-{i}.pdf", reports / f"burst-{i}.pdf")
         second = wait_for(2)
         assert sorted(second.extracted) == ["burst-0.pdf", "burst-1.pdf", "burst-2.pdf"]
         (reports / "broken.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
@@ -143,7 +144,9 @@ def test_sigkill_at_any_moment_leaves_the_old_generation_serving(reports, tmp_pa
         assert now in (live, None) or (index / GENERATIONS / now / "manifest.json").exists()
         live = now
         store = IndexStore(index).current()  # whatever CURRENT names is complete and answers
-        assert ask(store, "quality of assessment")["passages"] is not None
+        body = ask(store, "quality of assessment")
+        assert body["index_version"] == store.version and body["passages"]
+        assert all(p["text"] in store.report_text(p["citation"]["report_id"]) for p in body["passages"])
     final = qa_cli("index", "build", "--reports", slow, "--index", index)
     assert final.returncode == 0, final.stderr
     assert not [p for p in (index / GENERATIONS).iterdir() if p.name.startswith(".tmp-")]

@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RejectedFile
-from .document import EXTRACTOR_VERSION, Document, Heading, TextBuilder, check_budget, clean_inline, reading
+from .document import EXTRACTOR_VERSION, Document, Heading, Limits, TextBuilder, check_budget, clean_inline, reading
 from .html import extract_html, extract_markdown
 from .pdf import extract_pdf
 from .plain import extract_text
 
 __all__ = [
     "Document", "Heading", "TextBuilder", "clean_inline", "EXTRACTOR_VERSION", "SUFFIXES", "ReportFile",
-    "find_reports", "extract", "read_sidecar", "MAX_FILE_BYTES",
+    "find_reports", "extract", "check_size", "read_sidecar", "Limits",
 ]
 
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 SIDECAR = ".meta.json"
 SIDECAR_FIELDS = ("title", "publisher", "published", "inspected", "source", "licence", "kind")
-MAX_FILE_BYTES = int(os.environ.get("QA_MAX_FILE_MB", "100")) * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,17 +90,24 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def extract(data: bytes, name: str) -> Document:
+def extract(data: bytes, name: str, limits: Limits = Limits()) -> Document:
     """Read one report's bytes; ``name`` (its file name) picks the format and names it in errors.
 
-    Time and text per file are bounded (:class:`Budget`: ``QA_EXTRACT_SECONDS``, ``QA_MAX_CHARS``),
-    and PDFs are checked against decompression bombs, page-tree bombs and absurd page sizes first.
+    Size, time and text per file are bounded by ``limits``, and PDFs are checked against
+    decompression bombs, page-tree bombs and absurd page sizes first.
     """
-    with reading(name):
-        return _extract(data, name)
+    with reading(name, limits):
+        return _extract(data, name, limits)
 
 
-def _extract(data: bytes, name: str) -> Document:
+def check_size(size: int, name: str, limits: Limits) -> None:
+    """Reject a file over the size limit (``QA_MAX_FILE_MB``)."""
+    if size > limits.max_file_bytes:
+        raise RejectedFile(f"{name}: {size / 2**20:.0f} MB is over the {limits.max_file_bytes // 2**20} MB limit "
+                           "(QA_MAX_FILE_MB)")
+
+
+def _extract(data: bytes, name: str, limits: Limits) -> Document:
     kind = SUFFIXES.get(Path(name).suffix.lower())
     if kind is None:
         raise RejectedFile(
@@ -111,8 +116,7 @@ def _extract(data: bytes, name: str) -> Document:
         )
     if not data.strip():
         raise RejectedFile(f"{name}: the file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise RejectedFile(f"{name}: {len(data) / 2**20:.0f} MB is over the {MAX_FILE_BYTES // 2**20} MB limit")
+    check_size(len(data), name, limits)
     if kind == "pdf":
         doc = extract_pdf(data, name)
     elif kind == "html":

@@ -6,7 +6,6 @@ whitespace inside a block is collapsed to single spaces.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 import unicodedata
@@ -77,41 +76,52 @@ class Document:
 
 SOFT_HYPHEN = "\u00ad"
 
-DEFAULT_EXTRACT_SECONDS = 120.0
-DEFAULT_MAX_CHARS = 25_000_000
+@dataclass(frozen=True)
+class Limits:
+    """What reading one file may cost; over any limit the file is rejected with the reason
+    (``qa.config.Settings.limits`` fills them from ``QA_MAX_FILE_MB`` and its kin)."""
+
+    max_file_bytes: int = 100 * 2**20
+    max_inflated_bytes: int = 256 * 2**20  # compressed PDF streams may inflate to this much in all
+    seconds: float = 120.0
+    max_chars: int = 25_000_000
 
 
 class Budget:
-    """What reading one file may cost: ``QA_EXTRACT_SECONDS`` (default 120 s) of time and
-    ``QA_MAX_CHARS`` (default 25 million) characters of text. Over either, the file is rejected with
-    the reason. The readers check it as they go (per PDF page, per block of text)."""
+    """One file's reading against its :class:`Limits` of time and text. The readers check it as they go
+    (per PDF page, per block of text)."""
 
-    def __init__(self, name: str, seconds: float | None = None, max_chars: int | None = None):
+    def __init__(self, name: str, limits: Limits):
         self.name = name
-        self.seconds = float(os.environ.get("QA_EXTRACT_SECONDS") or DEFAULT_EXTRACT_SECONDS) if seconds is None else seconds
-        self.max_chars = int(os.environ.get("QA_MAX_CHARS") or DEFAULT_MAX_CHARS) if max_chars is None else max_chars
-        self.deadline = time.monotonic() + self.seconds
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.seconds
 
     def check(self, chars: int = 0) -> None:
-        if chars > self.max_chars:
-            raise RejectedFile(f"{self.name}: the file holds more than {self.max_chars:,} characters of text "
+        if chars > self.limits.max_chars:
+            raise RejectedFile(f"{self.name}: the file holds more than {self.limits.max_chars:,} characters of text "
                                "(QA_MAX_CHARS); split it into smaller reports")
         if time.monotonic() > self.deadline:
-            raise RejectedFile(f"{self.name}: reading it took longer than {self.seconds:g} s (QA_EXTRACT_SECONDS); "
-                               "the file is too large or too complex")
+            raise RejectedFile(f"{self.name}: reading it took longer than {self.limits.seconds:g} s "
+                               "(QA_EXTRACT_SECONDS); the file is too large or too complex")
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("qa_extract_budget", default=None)
 
 
 @contextmanager
-def reading(name: str):
+def reading(name: str, limits: Limits):
     """Run one file's extraction under a :class:`Budget` (per thread: a context variable)."""
-    token = _BUDGET.set(Budget(name))
+    token = _BUDGET.set(Budget(name, limits))
     try:
         yield _BUDGET.get()
     finally:
         _BUDGET.reset(token)
+
+
+def current_limits() -> Limits:
+    """The limits of the file being read (the defaults outside :func:`reading`)."""
+    budget = _BUDGET.get()
+    return budget.limits if budget is not None else Limits()
 
 
 def check_budget(chars: int = 0) -> None:

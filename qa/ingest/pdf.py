@@ -10,7 +10,6 @@ where it reads as one; publisher and dates come from the cover too (:mod:`.about
 from __future__ import annotations
 
 import math
-import os
 import re
 import zlib
 from collections import Counter
@@ -32,11 +31,10 @@ from .about import (
     publisher_named,
     reads_as_title,
 )
-from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline
+from .document import SOFT_HYPHEN, Document, TextBuilder, check_budget, clean_inline, current_limits
 
 MAX_PAGES = 5000
 MAX_PAGE_POINTS = 14_400  # 200 inches: the largest page the PDF specification allows (in default units)
-DEFAULT_MAX_INFLATED_MB = 256  # compressed streams may inflate to this much in all (QA_MAX_INFLATED_MB)
 _STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
 _ZONE = 3  # lines at the top and bottom of a page where running headers/footers live
 _PAGE_OF = re.compile(r"\bpage\s+\d+(\s*(of|/)\s*\d+)?")
@@ -442,7 +440,7 @@ def check_streams(data: bytes, name: str, limit: int | None = None) -> int:
     bomb dressed as an image counts like any stream. Returns the bytes counted.
     """
     if limit is None:
-        limit = int(os.environ.get("QA_MAX_INFLATED_MB") or DEFAULT_MAX_INFLATED_MB) * 2**20
+        limit = current_limits().max_inflated_bytes
     total = 0
     for m in _STREAM_START.finditer(data):
         s = m.end()
