@@ -189,9 +189,11 @@ def rsync_daemon(tmp_path):
                     f"read only = false\n{user}")
     proc = subprocess.Popen(["rsync", "--daemon", "--no-detach", "--address=127.0.0.1", f"--port={port}",
                              f"--config={conf}"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
     try:
         while True:  # until it listens (or has died)
-            if proc.poll() is not None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 pytest.fail(f"rsync --daemon did not start: {proc.stderr.read()}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
