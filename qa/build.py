@@ -11,10 +11,12 @@ import hashlib
 import fcntl
 import json
 import logging
+import multiprocessing
 import re
 import time
 from functools import lru_cache
 from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import numpy as np
 from . import acronyms, bm25, text as text_mod
 from .chunking import CHUNK_OVERLAP, CHUNK_SIZE, CHUNKER_VERSION, Chunk, chunk_document
 from .config import Settings
-from .errors import BuildError, RejectedFile
+from .errors import BadRequest, BuildError, RejectedFile
 from .index import GENERATIONS, GenerationData, atomic_write_text, prune_generations, read_pointer, write_generation
 from .ingest import EXTRACTOR_VERSION, Document, Limits, ReportFile, extract, find_reports, read_sidecar, sha256_bytes
 
@@ -225,21 +227,25 @@ Progress = Callable[[int, int, str], None]  # (files done, files in all, the fil
 
 def build_index(reports_dir: Path, index_dir: Path, *, incremental: bool = False, on_progress: Progress | None = None,
                 lock: BuildLock | None = None, settings: Settings | None = None, chunk_size: int = CHUNK_SIZE,
-                overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1, b: float = bm25.B) -> BuildResult:
+                overlap: int = CHUNK_OVERLAP, k1: float = bm25.K1, b: float = bm25.B,
+                jobs: int = 1) -> BuildResult:
     """Index every report file under ``reports_dir`` into a new generation in ``index_dir``.
 
     ``incremental`` takes files whose content was extracted before from the cache. ``lock`` is a
     :class:`BuildLock` the caller already holds (a background job); otherwise one is taken here.
     ``settings`` gives the limits per file, whether scanned PDFs are read by OCR (``QA_OCR``) and how
     many old generations stay (default: the defaults).
+    ``jobs`` processes read the files (extraction, chunking, tokens); the index is the same for any.
     """
     reports_dir, index_dir = Path(reports_dir), Path(index_dir)
     if not reports_dir.is_dir():
         raise BuildError(f"the reports folder {reports_dir} does not exist or is not a folder")
+    if jobs < 1:
+        raise BadRequest(f"--jobs must be 1 or more, not {jobs}")
     own_lock = None if lock is not None else BuildLock(index_dir).acquire()
     try:
         return _build(reports_dir, index_dir, incremental, on_progress, index_settings(chunk_size, overlap, k1, b),
-                      settings or Settings())
+                      settings or Settings(), jobs)
     finally:
         if own_lock is not None:
             own_lock.release()
@@ -361,49 +367,130 @@ def index_settings(chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, k
     }
 
 
+@dataclass
+class FileToRead:
+    """A report file to read: the build's pre-pass found it readable and not a duplicate."""
+
+    file: ReportFile
+    digest: str
+    size: int
+
+
+@dataclass
+class FileRead:
+    """What reading one report file gave: its document and passages, or the reason it was rejected."""
+
+    file: ReportFile
+    digest: str
+    sidecar: dict = field(default_factory=dict)
+    doc: Document | None = None
+    reused: bool = False
+    chunks: list[Chunk] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)
+    sentence_tokens: list[list[list[str]]] = field(default_factory=list)
+    rejected: str | None = None
+
+
+def read_report(todo: FileToRead, cache_dir: Path, use_cache: bool, chunk_size: int, overlap: int,
+                limits: Limits, ocr: bool) -> FileRead:
+    """Extract, chunk and tokenize one file (through the cache): the per-file, CPU-bound part of a
+    build, run in the build's process or in one of ``--jobs`` worker processes. Never raises for a bad
+    file: the reason comes back in ``rejected``."""
+    rf = todo.file
+    out = FileRead(rf, todo.digest)
+    try:
+        data = rf.path.read_bytes()
+        if sha256_bytes(data) != todo.digest:
+            out.rejected = f"{rf.name}: the file changed while the index was being built; build again"
+            return out
+        out.sidecar = read_sidecar(rf.path)
+        out.doc, out.reused = _cached_extract(rf, data, todo.digest, cache_dir, use_cache, limits, ocr)
+    except RejectedFile as exc:
+        out.rejected = exc.message
+        return out
+    except OSError as exc:
+        out.rejected = f"{rf.name}: cannot be read ({exc.strerror or exc})"
+        return out
+    except Exception as exc:  # a file no reader expected must not stop the build
+        log.exception("unexpected failure reading %s", rf.name)
+        out.rejected = f"{rf.name}: could not be read ({type(exc).__name__}: {exc})"
+        return out
+    out.chunks, out.tokens, out.sentence_tokens = _cached_passages(out.doc, todo.digest, cache_dir, chunk_size,
+                                                                   overlap, use_cache)
+    return out
+
+
+def read_reports(todo: list[FileToRead], jobs: int, on_done: Callable[[FileRead], None], **kwargs) -> list[FileRead]:
+    """:func:`read_report` over every file, in ``jobs`` processes when more than one; results in the
+    order of ``todo`` whatever order they finish in, so the index does not depend on ``jobs``.
+
+    Workers take the largest files first, so one long PDF does not finish alone at the end."""
+    if jobs <= 1 or len(todo) <= 1:
+        done = []
+        for t in todo:
+            done.append(read_report(t, **kwargs))
+            on_done(done[-1])
+        return done
+    largest_first = sorted(range(len(todo)), key=lambda i: -todo[i].size)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {i: pool.submit(read_report, todo[i], **kwargs) for i in largest_first}
+        for future in as_completed(futures.values()):
+            on_done(future.result())
+        return [futures[i].result() for i in range(len(todo))]
+
+
 def _build(reports_dir: Path, index_dir: Path, incremental: bool, on_progress: Progress | None,
-           params: dict, settings: Settings) -> BuildResult:
+           params: dict, settings: Settings, jobs: int) -> BuildResult:
     chunk_size, overlap = params["chunking"]["size"], params["chunking"]["overlap"]
     t0 = time.perf_counter()
     prune_generations(index_dir, settings.keep_generations, settings.generation_grace)
     previous = previous_files(index_dir)
     files = find_reports(reports_dir)
     result = BuildResult(generation="", reports=0, chunks=0)
-    items: list[Indexed] = []
-    ids: set[str] = set()
-    seen_sha: dict[str, str] = {}
-    for done, rf in enumerate(files):
-        if on_progress:
-            on_progress(done, len(files), rf.name)
+    hashed: list[tuple[ReportFile, str | None, int]] = []  # digest None: the file cannot be read
+    todo: dict[str, FileToRead] = {}  # the first file of each content, read in ``jobs`` processes
+    for rf in files:
         try:
             data = rf.path.read_bytes()
         except OSError as exc:
             result.rejected.append(Rejected(rf.name, f"{rf.name}: cannot be read ({exc.strerror or exc})"))
+            hashed.append((rf, None, 0))
             continue
         digest = sha256_bytes(data)
-        if digest in seen_sha:
-            result.duplicates.append((rf.name, seen_sha[digest]))
+        hashed.append((rf, digest, len(data)))
+        todo.setdefault(digest, FileToRead(rf, digest, len(data)))
+    done = [0]
+
+    def on_done(read: FileRead) -> None:
+        if on_progress:
+            on_progress(done[0], len(files), read.file.name)
+        done[0] += 1
+
+    read_kwargs = {"cache_dir": index_dir / "cache", "use_cache": incremental, "chunk_size": chunk_size,
+                   "overlap": overlap, "limits": settings.limits, "ocr": settings.ocr}
+    first_reads = {r.file.name: r for r in read_reports(list(todo.values()), jobs, on_done, **read_kwargs)}
+    items: list[Indexed] = []
+    ids: set[str] = set()
+    indexed_sha: dict[str, str] = {}
+    for rf, digest, size in hashed:
+        if digest is None:
             continue
-        try:
-            sidecar = read_sidecar(rf.path)
-            doc, reused = _cached_extract(rf, data, digest, index_dir / "cache", incremental, settings.limits,
-                                          settings.ocr)
-        except RejectedFile as exc:
-            result.rejected.append(Rejected(rf.name, exc.message))
+        if digest in indexed_sha:
+            result.duplicates.append((rf.name, indexed_sha[digest]))
             continue
-        except Exception as exc:  # a file no reader expected must not stop the build
-            log.exception("unexpected failure reading %s", rf.name)
-            result.rejected.append(Rejected(rf.name, f"{rf.name}: could not be read ({type(exc).__name__}: {exc})"))
+        # A later copy of a rejected file's content is read on its own (its sidecar may differ).
+        read = first_reads.get(rf.name) or read_report(FileToRead(rf, digest, size), **read_kwargs)
+        if read.rejected is not None:
+            result.rejected.append(Rejected(rf.name, read.rejected))
             continue
-        seen_sha[digest] = rf.name
-        (result.reused if reused else result.extracted).append(rf.name)
+        indexed_sha[digest] = rf.name
+        (result.reused if read.reused else result.extracted).append(rf.name)
         rid = slug(rf.name)
         if rid in ids:
             rid = f"{rid}-{digest[:8]}"
         ids.add(rid)
-        chunks, tokens, per_sentence = _cached_passages(doc, digest, index_dir / "cache", chunk_size, overlap,
-                                                        incremental)
-        items.append(Indexed(_record(rid, rf, digest, doc, sidecar), doc, chunks, tokens, per_sentence))
+        items.append(Indexed(_record(rid, rf, digest, read.doc, read.sidecar), read.doc, read.chunks,
+                             read.tokens, read.sentence_tokens))
     if not items:
         reasons = "".join(f"\n  rejected: {r.reason}" for r in result.rejected)
         raise BuildError(

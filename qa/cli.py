@@ -56,13 +56,15 @@ def progress_bar():
     return update, bar.close
 
 
-def run_build(reports: Path, index: Path, incremental: bool, settings: config.Settings, out=None) -> None:
+def run_build(reports: Path, index: Path, incremental: bool, settings: config.Settings, out=None,
+              jobs: int = 1) -> None:
     """Build or update the index with a progress bar, and print what the build did."""
     from .build import build_index
 
     update, close = progress_bar()
     try:
-        result = build_index(reports, index, incremental=incremental, on_progress=update, settings=settings)
+        result = build_index(reports, index, incremental=incremental, on_progress=update, settings=settings,
+                             jobs=jobs)
     finally:
         close()
     print("\n".join(result.lines()), file=out or sys.stdout)
@@ -70,7 +72,31 @@ def run_build(reports: Path, index: Path, incremental: bool, settings: config.Se
 
 def cmd_index(args) -> int:
     run_build(_reports(args), _index(args), args.index_command == "update",
-              replace(args.settings, ocr=True) if args.ocr else args.settings)
+              replace(args.settings, ocr=True) if args.ocr else args.settings, jobs=args.jobs)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from .errors import PublishError
+    from .publish import publish
+
+    index, failed = _index(args), 0
+    for dest in args.to:
+        try:
+            done = publish(index, dest, args.settings)
+        except QAError as exc:
+            if len(args.to) == 1:
+                raise
+            print(f"not published to {dest}: {exc.message}", file=sys.stderr)
+            failed += 1
+            continue
+        pruned = f"; removed old generation(s) {', '.join(done.pruned)}" if done.pruned else ""
+        print(f"published generation {done.generation} to {dest} ({done.files} files, {done.bytes / 2**20:.1f} MB, "
+              f"verified, in {done.seconds:.1f} s); "
+              + ("CURRENT already named it" if done.previous == done.generation
+                 else f"CURRENT moved from {done.previous or 'nothing'}") + pruned)
+    if failed:
+        raise PublishError(f"{failed} of {len(args.to)} destination(s) were not published to (listed above)")
     return 0
 
 
@@ -185,7 +211,17 @@ def parser() -> argparse.ArgumentParser:
         _index_arg(b)
         b.add_argument("--ocr", action="store_true",
                        help="read PDFs without a text layer (scans) by OCR with Tesseract (default: $QA_OCR)")
+        b.add_argument("--jobs", type=int, default=1,
+                       help="processes that read the report files (default 1); the index is the same for any number")
         b.set_defaults(func=cmd_index)
+
+    pub = isub.add_parser("publish", help="copy the live generation to a replica's index folder, verify it, "
+                                            "then move the replica's CURRENT")
+    _index_arg(pub)
+    pub.add_argument("--to", action="append", required=True, metavar="DEST",
+                     help="a replica's index folder: a path, host:/path (ssh) or rsync://host/module; repeat for "
+                          "several replicas (each is done even when another fails)")
+    pub.set_defaults(func=cmd_publish)
 
     w = sub.add_parser("watch", help="update the index whenever report files arrive, change or go")
     _reports_arg(w)

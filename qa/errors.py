@@ -66,6 +66,14 @@ class BuildError(QAError):
     exit_code = 4
 
 
+class PublishError(QAError):
+    """A generation could not be published to a replica; that replica's CURRENT was not moved."""
+
+    code = "publish_failed"
+    status = 500
+    exit_code = 5
+
+
 class RejectedFile(QAError):
     """One report file cannot be indexed (corrupt, empty, scanned, too large...). The build goes on."""
 

@@ -23,7 +23,8 @@ Those reach into gunicorn's internals, each for a reason measured in ``bench/REA
 envelope is the API's error contract (``util.write_error``); the accept delay doubled requests served
 when one worker took most keep-alive connections (``ThreadWorker.accept``, ``nr_conns``); the cached
 Date header (``util.http_date``), the heartbeat once a second (``Worker.notify``) and the plain access
-atoms (``Logger.atoms``: a sixth of a /health request's CPU) each cut per-request CPU. pyproject.toml
+atoms (``Logger.atoms``: a sixth of a /health request's CPU) each cut per-request CPU; headers and body
+in one write (``wsgi.Response``) keep a killed replica's answers retryable behind a load balancer. pyproject.toml
 bounds gunicorn below the next major release, and ``tests/test_serve.py`` checks every internal used
 here, so a gunicorn that changes one fails there, loudly, not in production.
 """
@@ -40,6 +41,7 @@ from functools import lru_cache
 
 from gunicorn import glogging
 from gunicorn import util as _gunicorn_util
+from gunicorn.http import wsgi as _gunicorn_wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 from .errors import http_error_code
@@ -118,6 +120,7 @@ class JSONErrorWorker(ThreadWorker):
         # worker process that is our JSON writer.
         _gunicorn_util.write_error = _write_json_error
         _gunicorn_util.http_date = cached_http_date(_HTTP_DATE)
+        _gunicorn_wsgi.Response = OneWriteResponse
         super().init_process()
 
     def accept(self, listener):
@@ -132,6 +135,25 @@ class JSONErrorWorker(ThreadWorker):
         if now - self._notified >= NOTIFY_EVERY:
             self._notified = now
             super().notify()
+
+
+class OneWriteResponse(_gunicorn_wsgi.Response):
+    """gunicorn's response, whose status line and headers go out in the same write as the body when
+    the body comes in one piece of a known length (every JSON answer). gunicorn writes them apart, and
+    a replica killed between the two writes (SIGKILL, the OOM killer) would leave a load balancer with
+    headers it has already passed on to its client: too late to retry the request on another replica
+    (deploy/cluster-test saw it once in four runs before this).
+    """
+
+    def write(self, arg):
+        if (self.headers_sent or self.chunked or self._omits_body or not isinstance(arg, bytes)
+                or self.response_length is None or len(arg) > self.response_length):
+            return super().write(arg)
+        head = self.default_headers()
+        head.extend("%s: %s\r\n" % (k, v) for k, v in self.headers)
+        _gunicorn_util.write(self.sock, ("%s\r\n" % "".join(head)).encode("latin-1") + arg)
+        self.headers_sent = True
+        self.sent += len(arg)
 
 
 _ATOM = re.compile(r"%\(([^)]*)\)")

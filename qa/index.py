@@ -16,6 +16,7 @@ are JSON. No pickle anywhere.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 5  # 2: report texts in one texts.bin; 3: acronyms.json; 4: sentences and byte offsets of passages;
 # 5: report records with titles, publishers and dates read from the documents, and "inspected"
 POINTER = "CURRENT"
+MANIFEST = "manifest.json"
 GENERATIONS = "generations"
 
 _ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len",
@@ -122,6 +124,7 @@ def _write_files(tmp: Path, gen_id: str, data: GenerationData) -> None:
     _write_json(tmp / "layouts.json", [layout for _text, layout in data.docs.values()])
     _write_json(tmp / "acronyms.json", data.acronyms)
     manifest = {
+        "files": file_checksums(tmp),
         "format_version": FORMAT_VERSION,
         "generation": gen_id,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -130,12 +133,31 @@ def _write_files(tmp: Path, gen_id: str, data: GenerationData) -> None:
         "terms": len(data.terms),
         **data.settings,
     }
-    _write_json(tmp / "manifest.json", manifest)
+    _write_json(tmp / MANIFEST, manifest)
     for f in tmp.rglob("*"):
         if f.is_file():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
     _fsync_dir(tmp)
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a generation folder but its manifest, by name: what the manifest records,
+    so that a copy (``qa index publish``) can be checked file by file."""
+    out = {}
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.name != MANIFEST:
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[f.name] = h.hexdigest()
+    return out
+
+
+def read_manifest(gen_dir: Path) -> dict:
+    """A generation's manifest.json (format version, settings, counts, file checksums)."""
+    return json.loads((gen_dir / MANIFEST).read_text(encoding="utf-8"))
 
 
 def prune_generations(root: Path, keep: int, grace: float) -> None:
@@ -153,12 +175,19 @@ def prune_generations(root: Path, keep: int, grace: float) -> None:
     for p in gen_root.iterdir():
         if p.name.startswith(".tmp-"):
             shutil.rmtree(p, ignore_errors=True)
-    current = read_pointer(root)
-    complete = sorted(p for p in gen_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    complete = {p.name: p.stat().st_mtime for p in gen_root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    for name in generations_to_prune(complete, read_pointer(root), keep, grace):
+        shutil.rmtree(gen_root / name, ignore_errors=True)
+
+
+def generations_to_prune(generations: dict[str, float], current: str | None, keep: int, grace: float) -> list[str]:
+    """Which of ``generations`` (name -> folder mtime) may go: not among the newest ``keep``, not
+    ``current``, and superseded (the next one's folder written) more than ``grace`` seconds ago. The
+    one rule for an index folder here and for a replica's behind rsync (:mod:`qa.publish`)."""
+    names = sorted(generations)
     now = time.time()
-    for old, newer in zip(complete[:-keep], complete[1:]):
-        if old.name != current and now - newer.stat().st_mtime > grace:
-            shutil.rmtree(old, ignore_errors=True)
+    return [old for old, newer in zip(names[:-keep], names[1:])
+            if old != current and now - generations[newer] > grace]
 
 
 def read_pointer(root: Path) -> str | None:
@@ -181,7 +210,7 @@ class Index:
                 f"the index at {path} is unreadable ({exc}); rebuild it with 'qa index build'") from exc
 
     def _load(self, path: Path) -> None:
-        self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        self.manifest = read_manifest(path)
         if self.manifest.get("format_version") != FORMAT_VERSION:
             raise IndexUnavailable(
                 f"the index at {path} has format version {self.manifest.get('format_version')}, this program reads "

@@ -16,6 +16,7 @@ BENCH = ROOT / "bench"
 SCRIPTS = {
     "ask_latency.py": r"wall_ms_median\s+\d+\.\d\d",
     "ask_snapshot.py": r"(\d+) of \1 responses byte-identical",
+    "build_jobs.py": r"--jobs 2 median \d+\.\d\d s: \d+\.\d\d times faster .*same index: yes",
     "chunk_sizes.py": r"(?m)^\s*200\s+1\s+\d+\s+\d\.\d{3}\s+\d\.\d{3}",
     "engines.py": r"ours vs rank-bm25, every passage of \d+ questions: max \|score diff\|",
     "ocr.py": r"\d+ pages in \d+\.\d s = \d+\.\d\d s per page",

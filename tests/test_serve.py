@@ -62,6 +62,11 @@ def test_the_gunicorn_internals_we_rely_on_are_still_there():
     assert _params(base.Worker.notify) == ["self"] and _params(ThreadWorker.init_process) == ["self"]
     assert _params(glogging.Logger.atoms) == ["self", "resp", "req", "environ", "request_time"]
     assert _params(glogging.Logger.access) == ["self", "resp", "req", "environ", "request_time"]
+    assert "response_class = Response" in inspect.getsource(wsgi.create)  # looked up when each request comes
+    response = inspect.getsource(wsgi.Response)
+    for name in ("self.headers_sent", "self.chunked", "self._omits_body", "self.response_length", "self.sent",
+                 "def default_headers(self)", "util.write(self.sock"):
+        assert name in response, name
     for name in ("access_log", "atoms_wrapper_class", "_get_user", "now"):
         assert hasattr(glogging.Logger(Config()), name), name
 
