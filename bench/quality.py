@@ -3,6 +3,7 @@ a plain baseline, with paired-bootstrap intervals of the differences.
 
     python bench/quality.py --index DIR [--split test] [--reference TREE] [--json OUT]
     python bench/quality.py --smoke
+    python bench/quality.py --index DIR --cross [--depth N --blend W] [--split test]
 
 DIR is an index of ../shared/corpus (``qa index build --reports ../shared/corpus --index DIR``).
 ``--smoke`` checks that the script works in seconds: it builds an index of a few reports (three of
@@ -14,7 +15,10 @@ lower-cased word tokens with Snowball stems, the question alone (no history). A 
 when it comes from the question's report and holds a gold phrase; the ``answer`` is a hit when one
 of its quoted sentences does. ``--reference TREE`` adds the service as a source tree of another
 version answers (e.g. a ``git worktree`` of an earlier commit, its C modules built): it builds its own
-index of the same reports in a subprocess and answers the same questions there.
+index of the same reports in a subprocess and answers the same questions there. ``--cross`` compares
+the cross-encoder of issue 17 (train/cross_model.py, built by ``train/cross.py export``; its manifest's
+settings or ``--depth`` and ``--blend``) after the lexical second stage with that stage alone; it
+needs onnxruntime and tokenizers (the training environment, not the service's).
 """
 from __future__ import annotations
 
@@ -91,11 +95,12 @@ def _row(item: dict, body: dict, files: dict[str, str]) -> dict:
             "found": body["found"], "answer": body["found"] and answer_is_hit(item, body, files)}
 
 
-def rows(index, items, rerank: bool | None) -> list[dict]:
-    """Per question: rank of the first hit (None), answer hit, found."""
+def rows(index, items, rerank: bool | None, then=None) -> list[dict]:
+    """Per question: rank of the first hit (None), answer hit, found. ``then``: a further reordering
+    after the second stage (the cross-encoder), or None."""
     files = {r["id"]: r["file"] for r in index.reports}
-    return [_row(item, ask(index, item["question"], 5, item.get("history") or [], rerank=rerank), files)
-            for item in items]
+    return [_row(item, ask(index, item["question"], 5, item.get("history") or [], rerank=rerank, then=then),
+                 files) for item in items]
 
 
 def baseline_rows(index, items) -> list[dict]:
@@ -142,6 +147,9 @@ def main(argv=None) -> int:
     ap.add_argument("--qa-set", type=Path, default=QA_SET)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--smoke", action="store_true", help="a few reports and their questions, in seconds")
+    ap.add_argument("--cross", action="store_true", help="the cross-encoder against the lexical second stage")
+    ap.add_argument("--depth", type=int, help="with --cross: passages it re-scores (default: as shipped)")
+    ap.add_argument("--blend", type=float, help="with --cross: weight of the second stage's rank (default: as shipped)")
     args = ap.parse_args(argv)
     if args.index is None and not args.smoke:
         ap.error("--index is required (or --smoke)")
@@ -157,12 +165,22 @@ def compare(args: argparse.Namespace) -> int:
     index = IndexStore(args.index).current()
     splits = json.loads(SPLITS.read_text(encoding="utf-8"))
     items = [i for i in load_qa_set(args.qa_set) if in_split(i, None if args.split == "all" else args.split, splits)]
-    on = "service, second stage on"
-    systems = {"baseline: 200-word windows": measures(baseline_rows(index, items))}
-    if args.reference:
-        systems[f"service at {args.reference}"] = measures(reference_rows(args.reference, args.reports, items))
-    systems["service, second stage off"] = measures(rows(index, items, False))
-    systems[on] = measures(rows(index, items, True))
+    if args.cross:
+        sys.path.insert(0, str(ROOT / "train"))
+        from cross_model import Reader, shipped_reader
+        reader = shipped_reader()
+        reader = Reader(reader.encoder, args.depth or reader.depth,
+                        reader.blend if args.blend is None else args.blend)
+        on = f"cross-encoder (depth {reader.depth}, blend {reader.blend:g})"
+        systems = {"lexical: second stage on": measures(rows(index, items, True)),
+                   on: measures(rows(index, items, True, reader))}
+    else:
+        on = "service, second stage on"
+        systems = {"baseline: 200-word windows": measures(baseline_rows(index, items))}
+        if args.reference:
+            systems[f"service at {args.reference}"] = measures(reference_rows(args.reference, args.reports, items))
+        systems["service, second stage off"] = measures(rows(index, items, False))
+        systems[on] = measures(rows(index, items, True))
     n_in = sum(i.get("answerable", True) for i in items)
     print(f"split {args.split}: {n_in} answerable and {len(items) - n_in} out-of-scope questions "
           f"({sum(bool(i.get('history')) for i in items)} follow-ups)\n")

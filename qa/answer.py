@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from datetime import date
 
 from .errors import BadRequest, NotFound
@@ -26,6 +27,7 @@ MIN_EVIDENCE = 0.42  # share of the question's weight the best passage must cont
 CANDIDATES = 50  # passages considered before the names of the question reorder them
 RERANK_CANDIDATES = 50  # the engine's best passages the second stage reorders
 FEW_CANDIDATES = 3  # passages beyond top_k scored first for a question that names nothing
+Reorder = Callable[[Index, Query, list, list], list]  # (index, query, history, hits) -> hits reordered
 NOT_FOUND = ("Nothing in the indexed reports answers this question. Try other words, name the "
              "organisation or topic you mean, or check GET /reports for what is indexed.")
 
@@ -213,12 +215,15 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
 
 
 def best_passages(index: Index, query: Query, top_k: int, filters: Filters | None = None,
-                  model: Model | None = None) -> tuple[list[tuple[Hit, list[Hit]]], bool]:
+                  model: Model | None = None, then: Reorder | None = None,
+                  history: list[str] | None = None) -> tuple[list[tuple[Hit, list[Hit]]], bool]:
     """The ``top_k`` passages an answer cites, each with its near-copies folded in, and whether the best
     is from a report that names what the question names.
 
     With a second-stage ``model``, the engine's RERANK_CANDIDATES best are reordered by it
-    (:mod:`qa.rerank`), then by the names of the question, then folded.
+    (:mod:`qa.rerank`), then by ``then`` if given (a further reordering, called with the index, the
+    query, the ``history`` and the hits: bench/quality.py --cross passes the cross-encoder of
+    train/cross_model.py), then by the names of the question, then folded.
 
     Without it, the CANDIDATES best are looked at when the question names something (the names reorder
     them). Without names, the fold reads hits in rank order and stops at the first new passage past
@@ -227,6 +232,8 @@ def best_passages(index: Index, query: Query, top_k: int, filters: Filters | Non
     CANDIDATES best, as with names."""
     if model is not None:
         hits = reorder(index, query, search(index, query, max(top_k, RERANK_CANDIDATES), filters), model)
+        if then is not None:
+            hits = then(index, query, history or [], hits)
         hits, named = prefer_named(index, query, hits)
         return fold_duplicates(index, hits, top_k), named
     many = max(top_k, CANDIDATES)
@@ -251,9 +258,10 @@ def _lead_first(passages: list[dict], quoted: list[tuple[str, int]]) -> tuple[li
 
 
 def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filters | None = None,
-        rerank: bool | Model = False) -> dict:
+        rerank: bool | Model = False, then: Reorder | None = None) -> dict:
     """The full /ask response body for one question. ``rerank``: True for the shipped second stage,
-    False for none (the engine's order), or a :class:`qa.rerank.Model` to use."""
+    False for none (the engine's order), or a :class:`qa.rerank.Model` to use. ``then``: a further
+    reordering after the second stage, which it implies (measurement only: see :func:`best_passages`)."""
     t0 = time.perf_counter()
     question, top_k, history = validate(question, top_k, history)
     if filters and filters.report_ids:
@@ -264,8 +272,8 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
                 raise BadRequest(f"no report with id {rid!r} is indexed; GET /reports lists them",
                                  code="invalid_filter") from None
     query = make_query(index, question, history)
-    model = shipped_model() if rerank is True else rerank or None
-    folded, named = best_passages(index, query, top_k, filters, model)
+    model = shipped_model() if rerank is True or (then and not rerank) else rerank or None
+    folded, named = best_passages(index, query, top_k, filters, model, then, history)
     passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]
     found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= MIN_EVIDENCE
     answer = NOT_FOUND

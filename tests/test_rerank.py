@@ -110,3 +110,26 @@ def test_the_recipe_rebuilds_the_shipped_weights(corpus_index_dir, tmp_path):
     for name in shipped:
         for k in ("mean", "scale", "weight"):
             assert built[name][k] == pytest.approx(shipped[name][k], rel=1e-9, abs=1e-12), (name, k)
+
+
+def test_a_further_reordering_sees_the_second_stage_s_order_and_its_order_is_cited(index):
+    """``ask(..., then=f)``: f gets the second stage's candidates (with the question's history) and the
+    passages cited follow its order; the cross-encoder of train/cross_model.py is measured through it."""
+    from qa.answer import ask
+    seen = {}
+
+    def backwards(idx, query, history, hits):
+        seen["hits"], seen["history"] = list(hits), history
+        return hits[::-1]
+
+    plain = ask(index, "victim contact work", 5, ["how is Eastshire doing?"], rerank=True)
+    turned = ask(index, "victim contact work", 5, ["how is Eastshire doing?"], rerank=True, then=backwards)
+    assert seen["history"] == ["how is Eastshire doing?"]
+    assert [h.chunk for h in seen["hits"]] == [h.chunk for h in rerank(
+        index, make_query(index, "victim contact work", ["how is Eastshire doing?"]),
+        search(index, make_query(index, "victim contact work", ["how is Eastshire doing?"]), 50), shipped_model())]
+    assert len(seen["hits"]) >= 2
+    assert turned["passages"] != plain["passages"]
+    query = make_query(index, "victim contact work")
+    folded, _ = best_passages(index, query, 5, None, shipped_model(), backwards)
+    assert folded[0][0].chunk == seen["hits"][-1].chunk  # the further order is the one cited
