@@ -44,6 +44,7 @@ def test_values_come_from_the_environment_over_the_defaults():
         (5, "lexical", 7, Path("/srv/qa/index"), "INFO", None)
     assert s.limits.max_file_bytes == 5 * 2**20
     assert config.load({}) == Settings()
+    assert config.load({"QA_OCR": "1"}).ocr and not config.load({"QA_OCR": "off"}).ocr
     assert config.load({"QA_MAX_FILE_MB": "", "QA_EXTRACT_SECONDS": "  "}) == Settings()  # blank is unset
 
 
@@ -55,6 +56,7 @@ def test_values_come_from_the_environment_over_the_defaults():
     ("QA_RERANKER", "neural", "is not a reranker"),
     ("QA_RATE_LIMIT", "lots", "is not a rate"),
     ("QA_LOG_LEVEL", "LOUD", "is not a logging level"),
+    ("QA_OCR", "maybe", "is not on or off"),
 ])
 def test_a_bad_value_names_the_variable_and_the_reason(env, value, reason):
     with pytest.raises(ConfigError) as caught:
