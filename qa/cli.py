@@ -90,11 +90,7 @@ def cmd_publish(args) -> int:
             print(f"not published to {dest}: {exc.message}", file=sys.stderr)
             failed += 1
             continue
-        pruned = f"; removed old generation(s) {', '.join(done.pruned)}" if done.pruned else ""
-        print(f"published generation {done.generation} to {dest} ({done.files} files, {done.bytes / 2**20:.1f} MB, "
-              f"verified, in {done.seconds:.1f} s); "
-              + ("CURRENT already named it" if done.previous == done.generation
-                 else f"CURRENT moved from {done.previous or 'nothing'}") + pruned)
+        print(done.line())
     if failed:
         raise PublishError(f"{failed} of {len(args.to)} destination(s) were not published to (listed above)")
     return 0

@@ -46,6 +46,14 @@ class Published:
     pruned: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def line(self) -> str:
+        """What the publish did, in one line (``qa index publish`` prints it)."""
+        moved = ("CURRENT already named it" if self.previous == self.generation
+                 else f"CURRENT moved from {self.previous or 'nothing'}")
+        pruned = f"; removed old generation(s) {', '.join(self.pruned)}" if self.pruned else ""
+        return (f"published generation {self.generation} to {self.destination} ({self.files} files, "
+                f"{self.bytes / 2**20:.1f} MB, verified, in {self.seconds:.1f} s); {moved}{pruned}")
+
 
 def live_generation(index_dir: Path) -> tuple[str, Path, dict[str, str]]:
     """The live generation of ``index_dir``: its id, folder and file checksums, checked against the
