@@ -25,7 +25,7 @@ from .errors import (BadRequest, BuildError, Conflict, LengthRequired, NotFound,
                      Unauthorized, UnsupportedType)
 from .fetch import last_fetch
 from .index import atomic_write_text
-from .ingest import SUFFIXES, extract, too_large
+from .ingest import SUFFIXES, extract
 
 log = logging.getLogger(__name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -174,7 +174,8 @@ def upload():
         limits = _settings().limits
         data = f.read(limits.max_file_bytes + 1)
         if len(data) > limits.max_file_bytes:
-            raise PayloadTooLarge(too_large(name, len(data), limits.max_file_bytes) + " per file")
+            raise PayloadTooLarge(f"{name}: over the {limits.max_file_bytes // 2**20} MB limit per file "
+                                  "(QA_MAX_FILE_MB)")  # only limit + 1 bytes were read: its size is not known
         extract(data, name, limits, ocr=_settings().ocr)  # the same checks a build makes (RejectedFile: 422)
         checked.append((name, data))
     folder = _reports_dir()
