@@ -261,7 +261,7 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
         rerank: bool | Model = False, then: Reorder | None = None) -> dict:
     """The full /ask response body for one question. ``rerank``: True for the shipped second stage,
     False for none (the engine's order), or a :class:`qa.rerank.Model` to use. ``then``: a further
-    reordering after the second stage, which it implies (measurement only: see :func:`best_passages`)."""
+    reordering after the second stage, when there is one (measurement only: see :func:`best_passages`)."""
     t0 = time.perf_counter()
     question, top_k, history = validate(question, top_k, history)
     if filters and filters.report_ids:
@@ -272,7 +272,7 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
                 raise BadRequest(f"no report with id {rid!r} is indexed; GET /reports lists them",
                                  code="invalid_filter") from None
     query = make_query(index, question, history)
-    model = shipped_model() if rerank is True or (then and not rerank) else rerank or None
+    model = shipped_model() if rerank is True else rerank or None
     folded, named = best_passages(index, query, top_k, filters, model, then, history)
     passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]
     found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= MIN_EVIDENCE
