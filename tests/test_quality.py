@@ -270,9 +270,22 @@ def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_follows(tmp_path):
     assert lead.endswith("Too many emergency planning groups and unclear accountabilities add inefficiency.")
 
 
+def test_the_lead_quote_carries_the_sentence_after_it(tmp_path):
+    """The sentence that matches the question often announces the answer, which follows it: the lead
+    quote is the two together, verbatim; a sentence quoted after the lead is quoted alone."""
+    inquiry = _report(tmp_path, "lords", (
+        "# Behaviour change\n\n"
+        "To assist us in our inquiry on behaviour change, we undertook two case studies of policy areas. "
+        "The first looked at obesity and the second at reducing car use. "
+        "Neither of the areas had been studied by a committee before.\n\n"))
+    body = ask(inquiry, "Which two policy areas did the behaviour change inquiry use as case studies?")
+    assert body["answer"] == ("To assist us in our inquiry on behaviour change, we undertook two case studies of "
+                              "policy areas. The first looked at obesity and the second at reducing car use. [1]")
+
+
 def test_the_best_quoted_sentence_comes_first_with_its_passage(tmp_path):
-    """A passage the engine ranks second that answers better than the first is quoted first and shown
-    first; the first passage's sentence follows."""
+    """A passage the engine ranks second that answers better than the first is quoted first, with the
+    sentence after it, and shown first; the first passage's sentence follows."""
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "a.md").write_text("# Prison visits\n\nPrison visits were often cancelled, and prison visits started "
@@ -283,7 +296,7 @@ def test_the_best_quoted_sentence_comes_first_with_its_passage(tmp_path):
     build_index(reports, tmp_path / "index")
     prisons = IndexStore(tmp_path / "index").current()
     body = ask(prisons, "visitor banned for smuggling into prison visits")
-    assert body["answer"] == ("A visitor caught smuggling is banned for three months. [1] "
+    assert body["answer"] == ("A visitor caught smuggling is banned for three months.\n" + FILLER.split(". ")[0] + ". [1] "
                               "Visitors to prison visits complained about prison visits. [2]")
     assert [p["citation"]["report_id"] for p in body["passages"][:2]] == ["b", "a"]
     assert body["passages"][0]["score"] < body["passages"][1]["score"]  # the engine had them the other way
