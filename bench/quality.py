@@ -15,7 +15,8 @@ lower-cased word tokens with Snowball stems, the question alone (no history). A 
 when it comes from the question's report and holds a gold phrase; the ``answer`` is a hit when one
 of its quoted sentences does. ``--reference TREE`` adds the service as a source tree of another
 version answers (e.g. a ``git worktree`` of an earlier commit, its C modules built): it builds its own
-index of the same reports in a subprocess and answers the same questions there. ``--cross`` compares
+index of the same reports in a subprocess and answers the same questions there; the default service
+(second stage off) is then also compared with it. ``--cross`` compares
 the cross-encoder of issue 17 (train/cross_model.py, built by ``train/cross.py export``; its manifest's
 settings or ``--depth`` and ``--blend``) after the lexical second stage with that stage alone; it
 needs onnxruntime and tokenizers (the training environment, not the service's).
@@ -184,16 +185,20 @@ def compare(args: argparse.Namespace) -> int:
     n_in = sum(i.get("answerable", True) for i in items)
     print(f"split {args.split}: {n_in} answerable and {len(items) - n_in} out-of-scope questions "
           f"({sum(bool(i.get('history')) for i in items)} follow-ups)\n")
-    others = [k for k in systems if k != on]
-    print("| measure | " + " | ".join(systems) + " | " + " | ".join(f"on - {k.split(':')[0]} (95% CI)" for k in others) + " |")
-    print("| --- |" + " --- |" * (len(systems) + len(others)))
+    pairs = [(on, k) for k in systems if k != on]  # (b, a): b - a is shown
+    if args.reference and not args.cross:  # the default service against the reference, too
+        pairs.append(("service, second stage off", f"service at {args.reference}"))
+    label = lambda k: "on" if k == on else "off" if k.endswith("off") else k.split(":")[0]  # noqa: E731
+    print("| measure | " + " | ".join(systems) + " | "
+          + " | ".join(f"{label(b)} - {label(a)} (95% CI)" for b, a in pairs) + " |")
+    print("| --- |" + " --- |" * (len(systems) + len(pairs)))
     result = {"split": args.split, "questions": len(items), "answerable": n_in, "systems": {}}
     for m in systems[on]:
         cells = [f"{s[m].mean():.3f}" if m in s else "" for s in systems.values()]
-        for k in others:
-            if m in systems[k]:
-                lo, hi = bootstrap(systems[k][m], systems[on][m])
-                cells.append(f"{systems[on][m].mean() - systems[k][m].mean():+.3f} ({lo:+.3f}..{hi:+.3f})")
+        for b, a in pairs:
+            if m in systems[a]:
+                lo, hi = bootstrap(systems[a][m], systems[b][m])
+                cells.append(f"{systems[b][m].mean() - systems[a][m].mean():+.3f} ({lo:+.3f}..{hi:+.3f})")
             else:
                 cells.append("")
         print(f"| {m} | " + " | ".join(cells) + " |")
