@@ -48,6 +48,7 @@ import csv
 import hashlib
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -63,7 +64,7 @@ from qa.evaluate import SPLITS, in_split, load_qa_set, normalize_phrase  # noqa:
 from qa.index import IndexStore  # noqa: E402
 from qa.rerank import rerank as lexical_rerank  # noqa: E402
 from qa.rerank import shipped_model  # noqa: E402
-from qa.search import make_query, passage_sentences, search  # noqa: E402
+from qa.search import make_query, passage_sentences, passage_terms, search  # noqa: E402
 
 import cross_model as cross  # noqa: E402
 
@@ -74,6 +75,17 @@ ICT_GROUPS = 2500
 ICT_PER_PASSAGE = 2  # sentences taken from one passage, at most
 SCIFACT_GROUPS = 809  # every training claim
 CRANFIELD_POSITIVES = 3  # per question, its most relevant abstracts
+# A report and the government's response to it (tuning split; those in SELECT_FILES are left out).
+RESPONSE_PAIRS = (("Behaviour-Change-Report-Recomm.pdf", "Behaviour-Change-Response.pdf"),
+                  ("UK-Covid-19-Inquiry-Module-1-Recomm.pdf", "UK-Covid-19_Inquiry_Module_1_Response.pdf"))
+QUOTED = 0.7  # share of a recommendation's terms a response passage holds when it quotes it
+REPLY_REPEAT = 3
+# How people ask for the reply to a recommendation ({} is the recommendation, from its first word on).
+REPLY_QUESTIONS = ("Did the government accept the recommendation that {}?", "How did the government respond to: {}?",
+                   "Has the government agreed to this: {}?", "What did ministers say about the recommendation that {}?")
+_REPLY_TERMS = frozenset(("accept", "agre", "welcom", "reject", "will", "govern"))
+_RECOMMENDS = re.compile(r"\b(?:should|must|we recommend|recommend that)\b", re.IGNORECASE)  # a recommendation's own words
+_LEADERS = "....."  # a contents page
 # Reports of the tuning split whose questions are held out of training, to choose the settings on.
 SELECT_FILES = ("Behaviour-Change-Report-Recomm.pdf", "Behaviour-Change-Response.pdf", "ofsted_103980__5.PDF")
 QA_SET = ROOT / "eval" / "qa_set.jsonl"
@@ -157,6 +169,49 @@ def ict_groups(index, splits: dict, rng: random.Random, n: int) -> list[dict]:
     return out
 
 
+def reply_groups(index, splits: dict, rng: random.Random) -> list[dict]:
+    """Recommendation -> government response groups: a question asking for the reply to a recommendation
+    of the report, against the response's passage that quotes it and replies (or the passage after the
+    quote, when the quoting one holds no reply); negatives: the report's own passage stating the
+    recommendation (what a lexical ranker puts first) and another passage of the response."""
+    tune = set(splits["tune"]) - set(SELECT_FILES)
+    report_of = {Path(r["file"]).name: k for k, r in enumerate(index.reports)}
+    chunks_of: dict[int, list[int]] = {}
+    for c in range(index.n_chunks):
+        chunks_of.setdefault(int(index.chunk_report[c]), []).append(c)
+    for chunks in chunks_of.values():
+        chunks.sort(key=lambda c: int(index.chunk_seq[c]))
+    out = []
+    for rec_file, resp_file in RESPONSE_PAIRS:
+        if not {rec_file, resp_file} <= tune or not {rec_file, resp_file} <= set(report_of):
+            continue
+        rec_chunks, resp_chunks = chunks_of[report_of[rec_file]], chunks_of[report_of[resp_file]]
+        resp_terms = [passage_terms(index, c) for c in resp_chunks]
+        for c in rec_chunks:
+            text = index.chunk_text(c)
+            for s, e, terms in passage_sentences(index, c):
+                words = text[s:e].split()
+                if not _RECOMMENDS.search(text[s:e]) or not 8 <= len(words) <= 60 or len(terms) < 5:
+                    continue
+                shares = [0.0 if _LEADERS in index.chunk_text(x) else len(terms & t) / len(terms)
+                          for x, t in zip(resp_chunks, resp_terms)]
+                k = max(range(len(shares)), key=lambda i: (shares[i], -i))
+                if shares[k] < QUOTED:
+                    continue
+                pos = resp_chunks[k]
+                if not resp_terms[k] & _REPLY_TERMS and k + 1 < len(resp_chunks):
+                    pos = resp_chunks[k + 1]
+                others = [x for x in resp_chunks if x != pos and x != resp_chunks[k]]
+                rec = " ".join(words).rstrip(".;:")
+                for _ in range(REPLY_REPEAT):
+                    question = rng.choice(REPLY_QUESTIONS).format(rec)
+                    query = make_query(index, question)
+                    out.append({"source": "reply", "query": question, "pos": cross.passage_text(index, query, pos),
+                                "negs": [cross.passage_text(index, query, c),
+                                         cross.passage_text(index, query, rng.choice(others))][:NEGATIVES]})
+    return out
+
+
 def scifact_groups(rng: random.Random, n: int, workdir: Path) -> list[dict]:
     """Groups from SciFact's training claims, negatives from the engine's best uncited abstracts."""
     from qa.evaluate import beir_index
@@ -229,6 +284,10 @@ def make_data(args) -> None:
     print(f"qa: {len(groups)} groups", flush=True)
     ict = ict_groups(index, splits, rng, ICT_GROUPS)
     print(f"ict: {len(ict)} groups", flush=True)
+    if args.reply:
+        reply = reply_groups(index, splits, rng)
+        print(f"reply: {len(reply)} groups", flush=True)
+        ict += reply
     with tempfile.TemporaryDirectory() as tmp:
         sci = scifact_groups(rng, SCIFACT_GROUPS, Path(tmp))
     print(f"scifact: {len(sci)} groups", flush=True)
@@ -505,6 +564,8 @@ def main(argv=None) -> int:
     d = sub.add_parser("data")
     d.add_argument("--index", type=Path, required=True)
     d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--reply", action="store_true",
+                   help="add recommendation -> government response groups (the third round's continuation)")
     t = sub.add_parser("train")
     t.add_argument("--data", type=Path, required=True)
     t.add_argument("--out", type=Path, required=True)
