@@ -4,6 +4,7 @@
     python train/cross.py train  --data /tmp/cross/data.jsonl --out /tmp/cross  # training venv (torch)
     python train/cross.py export --checkpoint /tmp/cross/model.pt       # writes train/cross-model/
     python train/cross.py select --index DIR        # depth and blend, on held-out tuning questions
+    python train/cross.py cost   --index DIR        # what it adds to a request: time and memory
 
 DIR is an index of ../shared/corpus. The training environment is a venv of its own:
 ``python3 -m venv /work/train-venv && /work/train-venv/bin/pip install torch==2.13.0`` (the CPU wheel),
@@ -47,6 +48,7 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import random
 import re
 import sys
@@ -558,6 +560,42 @@ def select(args) -> None:
     print(f"chosen: depth {depth}, blend {blend:g} -> {cross.MANIFEST_FILE}")
 
 
+def _rss() -> int:
+    """This process's resident memory in bytes (Linux)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cost(args) -> None:
+    """What the cross-encoder costs a request, in one process: ``ask`` with it after the lexical second
+    stage against ``ask`` with that stage alone, over the first ``--questions`` tuning questions (their
+    lexical caches warmed first), and the memory it adds."""
+    from qa.answer import ask
+    index = IndexStore(args.index).current()
+    splits = json.loads(SPLITS.read_text(encoding="utf-8"))
+    items = [i for i in load_qa_set(QA_SET) if in_split(i, "tune", splits)][:args.questions]
+    for i in items:
+        ask(index, i["question"], 5, i.get("history") or [], rerank=True)
+    before = _rss()
+    encoder = cross.CrossEncoder.load()
+    loaded = _rss()
+    reader = cross.Reader(encoder, int(encoder.settings.get("depth", 10)), float(encoder.settings.get("blend", 0.0)))
+
+    def timed(then) -> np.ndarray:
+        out = []
+        for i in items:
+            t = time.perf_counter()
+            ask(index, i["question"], 5, i.get("history") or [], rerank=True, then=then)
+            out.append(time.perf_counter() - t)
+        return np.array(out) * 1000
+
+    lexical, with_model = timed(None), timed(reader)
+    print(f"{len(items)} questions, load average {os.getloadavg()[0]:.1f}: lexical stage p50 {np.median(lexical):.1f} ms, "
+          f"p99 {np.percentile(lexical, 99):.1f} ms; with the cross-encoder (depth {reader.depth}) p50 "
+          f"{np.median(with_model):.1f} ms, p99 {np.percentile(with_model, 99):.1f} ms")
+    print(f"memory: +{(loaded - before) / 1e6:.0f} MB when the model loads, +{(_rss() - before) / 1e6:.0f} MB "
+          f"after {len(items)} questions")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -584,8 +622,11 @@ def main(argv=None) -> int:
     e.add_argument("--fp32", action="store_true", help="keep fp32 weights (default: int8)")
     s = sub.add_parser("select")
     s.add_argument("--index", type=Path, required=True)
+    c = sub.add_parser("cost")
+    c.add_argument("--index", type=Path, required=True)
+    c.add_argument("--questions", type=int, default=60)
     args = ap.parse_args(argv)
-    {"data": make_data, "train": train, "export": export, "select": select}[args.cmd](args)
+    {"data": make_data, "train": train, "export": export, "select": select, "cost": cost}[args.cmd](args)
     return 0
 
 
