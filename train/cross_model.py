@@ -6,7 +6,8 @@ dependencies (onnxruntime, tokenizers) are the training environment's, not the s
 BM25 and the lexical second stage (:mod:`qa.rerank`) see terms; paraphrase ("protecting children"
 against "child safeguarding work") escapes them. A cross-encoder reads the question and a passage
 together and scores how well one answers the other. Ours is all-MiniLM-L6-v2 fine-tuned on CPU with a
-[CLS]-pooled relevance head (``train/cross.py`` rebuilds it from its recipe and seed). At run time it
+relevance head over the mean of the pair's tokens plus the cosine of the question's and the passage's
+mean tokens (``train/cross.py`` rebuilds it from its recipe and seed; the graph is in the ONNX file). At run time it
 needs no torch: the model exported to ONNX with int8 weights (``cross-model/model.onnx``, SHA-256 checked at
 load) run by onnxruntime (it measured about three times faster here than a numpy forward pass), and the
 model's own WordPiece tokenizer (``cross-model/tokenizer.json``, read by ``tokenizers``).
