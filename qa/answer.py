@@ -149,30 +149,29 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     wanted = set(query.tokens)
     named = set(query.names)
     sentences = 0
-    found = []  # (rank, passage text, start, end, its question terms, words, it and the next sentence)
+    found = []  # (rank, passage text, start, end, its question terms, words, end with the next sentence)
     for p, chunk in zip(passages[:ANSWER_PASSAGES], chunks):
         named |= title_terms(index, int(index.chunk_report[chunk]))
         quotable = quotable_sentences(index, chunk)
         sentences += len(quotable)
         for i, (s, e, terms, n_words, may_quote) in enumerate(quotable):
             if may_quote and not wanted.isdisjoint(terms):
-                with_next = p["text"][s:e]  # verbatim, as every quote is
-                if i + 1 < len(quotable) and quotable[i + 1][4] and quotable[i + 1][0] >= e:
-                    with_next = p["text"][s:quotable[i + 1][1]]
-                found.append((p["rank"], p["text"], s, e, wanted & terms, n_words, with_next))
+                quote_next = i + 1 < len(quotable) and quotable[i + 1][4] and quotable[i + 1][0] >= e
+                after = quotable[i + 1][1] if quote_next else e
+                found.append((p["rank"], p["text"], s, e, wanted & terms, n_words, after))
     holding = dict.fromkeys(wanted, 0)
     for f in found:
         for t in f[4]:
             holding[t] += 1
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
-    best: dict[int, tuple[float, str, bool, str]] = {}  # rank -> score, sentence, holds more than names, with the next
-    for rank, text, s, e, terms, n_words, with_next in found:
+    best: dict[int, tuple] = {}  # rank -> score, sentence, holds more than names, text, start, end with the next
+    for rank, text, s, e, terms, n_words, after in found:
         # sorted: the same sum in every process
         topic = sum(weight[t] for t in sorted(terms) if t not in named)
         about = max((weight[t] for t in terms if t in named), default=0.0)
         score = (topic + NAME_SHARE * about) * min(1.0, n_words / 12)
         if score > best.get(rank, (0.0, "", False))[0]:
-            best[rank] = (score, text[s:e], topic > 0, with_next)
+            best[rank] = (score, text[s:e], topic > 0, text, s, after)
     if not best:  # no sentence holds a question term: quote the top passage's first sentence
         s, e, _ = passage_sentences(index, chunks[0])[0]
         return [(passages[0]["text"][s:e], passages[0]["rank"])]
@@ -181,7 +180,8 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     top = max(chosen, key=lambda r: (best[r][0], -r))
     if best[top][2]:  # a sentence that only repeats the question's names adds nothing to one that answers
         chosen = [r for r in chosen if best[r][2]]
-    return [(best[top][3], top)] + [(best[r][1], r) for r in chosen if r != top]
+    text, s, after = best[top][3:]
+    return [(text[s:after], top)] + [(best[r][1], r) for r in chosen if r != top]  # verbatim, as every quote
 
 
 def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
