@@ -272,7 +272,7 @@ def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_follows(tmp_path):
 
 def test_the_lead_quote_carries_the_sentence_after_it(tmp_path):
     """The sentence that matches the question often announces the answer, which follows it: the lead
-    quote is the two together, verbatim; a sentence quoted after the lead is quoted alone."""
+    quote is the two together, verbatim (a sentence quoted after the lead stays alone: the next test)."""
     inquiry = _report(tmp_path, "lords", (
         "# Behaviour change\n\n"
         "To assist us in our inquiry on behaviour change, we undertook two case studies of policy areas. "
