@@ -164,24 +164,28 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
         for t in f[4]:
             holding[t] += 1
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
-    best: dict[int, tuple] = {}  # rank -> score, sentence, holds more than names, text, start, end with the next
+    # rank -> (score, holds more than names, passage text, start, end, end with the next sentence)
+    best: dict[int, tuple[float, bool, str, int, int, int]] = {}
     for rank, text, s, e, terms, n_words, after in found:
         # sorted: the same sum in every process
         topic = sum(weight[t] for t in sorted(terms) if t not in named)
         about = max((weight[t] for t in terms if t in named), default=0.0)
         score = (topic + NAME_SHARE * about) * min(1.0, n_words / 12)
-        if score > best.get(rank, (0.0, "", False))[0]:
-            best[rank] = (score, text[s:e], topic > 0, text, s, after)
+        if score > best.get(rank, (0.0,))[0]:
+            best[rank] = (score, topic > 0, text, s, e, after)
     if not best:  # no sentence holds a question term: quote the top passage's first sentence
         s, e, _ = passage_sentences(index, chunks[0])[0]
         return [(passages[0]["text"][s:e], passages[0]["rank"])]
     first = min(best)
     chosen = [r for r in sorted(best) if r == first or best[r][0] >= 0.75 * best[first][0]][:max_sentences]
     top = max(chosen, key=lambda r: (best[r][0], -r))
-    if best[top][2]:  # a sentence that only repeats the question's names adds nothing to one that answers
-        chosen = [r for r in chosen if best[r][2]]
-    text, s, after = best[top][3:]
-    return [(text[s:after], top)] + [(best[r][1], r) for r in chosen if r != top]  # verbatim, as every quote
+    if best[top][1]:  # a sentence that only repeats the question's names adds nothing to one that answers
+        chosen = [r for r in chosen if best[r][1]]
+    quotes = []  # verbatim, as every quote; the lead with the sentence after it
+    for r in [top] + [r for r in chosen if r != top]:
+        _, _, text, s, e, after = best[r]
+        quotes.append((text[s:after if r == top else e], r))
+    return quotes
 
 
 def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
