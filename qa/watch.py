@@ -19,6 +19,7 @@ from .build import BuildResult, build_index
 from .config import Settings
 from .errors import QAError
 from .fetch import FetchResult, Politeness, fetch_feed
+from .index import read_pointer
 
 log = logging.getLogger("qa.watch")
 
@@ -96,7 +97,7 @@ def watch_feed(feed_url: str, reports_dir: Path, index_dir: Path, every: float, 
             fetched = fetch_feed(feed_url, reports_dir, manners=manners, sleep=stop.wait)
             for line in fetched.lines():
                 log.info("%s", line)
-            if fetched.stored or not (index_dir / "CURRENT").exists():
+            if fetched.stored or read_pointer(index_dir) is None:
                 result = build_index(reports_dir, index_dir, incremental=True, settings=settings)
                 for line in result.lines():
                     log.info("%s", line)

@@ -463,10 +463,11 @@ def _ocr_pages(pdf, name: str) -> list[list[Line]]:
     """Every page read by OCR (:mod:`.ocr`), as lines the layout below reads like a text layer's."""
     from .ocr import ocr_page
 
-    pages = []
+    pages, chars = [], 0
     for i in range(len(pdf)):
         pages.append(ocr_page(pdf[i], name, i + 1))
-        check_budget(sum(len(line.text) + 1 for lines in pages for line in lines))
+        chars += sum(len(line.text) + 1 for line in pages[-1])
+        check_budget(chars)
     return pages
 
 
