@@ -144,46 +144,49 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     That first one is quoted with the sentence after it in its passage (when that may be quoted): the
     answer often follows the sentence that matches the question ("we undertook two case studies." ->
     "The first looked at ..."); on the tuning split the quoted answer held a gold phrase for 0.378 of
-    the questions against 0.336 for the sentence alone (docs/quality.md).
+    the questions against 0.336 for the sentence alone (docs/quality.md). When the best sentences of
+    two passages score the same, the one whose short label ("• Protecting the public.") holds more of
+    the question's terms leads: a label is the heading of what follows it.
     """
     wanted = set(query.tokens)
     named = set(query.names)
     sentences = 0
-    found = []  # (rank, passage text, start, end, its question terms, words, end with the next sentence)
+    # (rank, passage text, start, end, its question terms, words, end with the next sentence, label's terms)
+    found = []
     for p, chunk in zip(passages[:ANSWER_PASSAGES], chunks):
         named |= title_terms(index, int(index.chunk_report[chunk]))
         quotable = quotable_sentences(index, chunk)
         sentences += len(quotable)
-        for i, (s, e, terms, n_words, may_quote) in enumerate(quotable):
+        for i, (s, e, terms, n_words, may_quote, label) in enumerate(quotable):
             if may_quote and not wanted.isdisjoint(terms):
                 quote_next = i + 1 < len(quotable) and quotable[i + 1][4] and quotable[i + 1][0] >= e
                 after = quotable[i + 1][1] if quote_next else e
-                found.append((p["rank"], p["text"], s, e, wanted & terms, n_words, after))
+                found.append((p["rank"], p["text"], s, e, wanted & terms, n_words, after, len(wanted & label)))
     holding = dict.fromkeys(wanted, 0)
     for f in found:
         for t in f[4]:
             holding[t] += 1
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
-    # rank -> (score, holds more than names, passage text, start, end, end with the next sentence)
-    best: dict[int, tuple[float, bool, str, int, int, int]] = {}
-    for rank, text, s, e, terms, n_words, after in found:
+    # rank -> (score, holds more than names, passage text, start, end, end with the next sentence, label's terms)
+    best: dict[int, tuple[float, bool, str, int, int, int, int]] = {}
+    for rank, text, s, e, terms, n_words, after, labelled in found:
         # sorted: the same sum in every process
         topic = sum(weight[t] for t in sorted(terms) if t not in named)
         about = max((weight[t] for t in terms if t in named), default=0.0)
         score = (topic + NAME_SHARE * about) * min(1.0, n_words / 12)
         if score > best.get(rank, (0.0,))[0]:
-            best[rank] = (score, topic > 0, text, s, e, after)
+            best[rank] = (score, topic > 0, text, s, e, after, labelled)
     if not best:  # no sentence holds a question term: quote the top passage's first sentence
         s, e, _ = passage_sentences(index, chunks[0])[0]
         return [(passages[0]["text"][s:e], passages[0]["rank"])]
     first = min(best)
     chosen = [r for r in sorted(best) if r == first or best[r][0] >= 0.75 * best[first][0]][:max_sentences]
-    top = max(chosen, key=lambda r: (best[r][0], -r))
+    top = max(chosen, key=lambda r: (best[r][0], best[r][6], -r))
     if best[top][1]:  # a sentence that only repeats the question's names adds nothing to one that answers
         chosen = [r for r in chosen if best[r][1]]
     quotes = []  # verbatim, as every quote; the lead with the sentence after it
     for r in [top] + [r for r in chosen if r != top]:
-        _, _, text, s, e, after = best[r]
+        _, _, text, s, e, after, _ = best[r]
         quotes.append((text[s:after if r == top else e], r))
     return quotes
 
@@ -199,8 +202,9 @@ def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
 _CONTACT = re.compile(r"(?<!\S)(?:www\.|https?:)|\S@\S")
 
 
-# start and end in the passage's text (stripped), terms, words, and whether an answer may quote it
-Quotable = tuple[int, int, frozenset, int, bool]
+# start and end in the passage's text (stripped), terms, words, whether an answer may quote it, and
+# the terms of its label (a short lead-in quoted with it: "• Protecting the public."; empty otherwise)
+Quotable = tuple[int, int, frozenset, int, bool, frozenset]
 
 
 def quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
@@ -215,13 +219,16 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
     spans = passage_sentences(index, chunk)
     out = []
     for i, (s, e, terms) in enumerate(spans):
-        # A lead-in ("• Reducing reoffending.", "The report concluded:") is quoted with the sentence after it.
-        if i + 1 < len(spans) and (text[s:e].rstrip().endswith(":") or (
-                len(text[s:e].split()) < 6 and "\n" not in text[e:spans[i + 1][0]])):
+        # A lead-in ("• Reducing reoffending.", "The report concluded:") is quoted with the sentence after it;
+        # a short one is a label, the heading of that sentence.
+        colon = text[s:e].rstrip().endswith(":")
+        label = frozenset()
+        if i + 1 < len(spans) and (colon or len(text[s:e].split()) < 6 and "\n" not in text[e:spans[i + 1][0]]):
+            label = frozenset() if colon else terms
             e, terms = spans[i + 1][1], terms | spans[i + 1][2]
         piece = text[s:e]
         start, end = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
-        out.append((start, end, terms, len(piece.split()), not _never_quoted(index, chunk, piece)))
+        out.append((start, end, terms, len(piece.split()), not _never_quoted(index, chunk, piece), label))
     return tuple(out)
 
 

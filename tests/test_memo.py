@@ -29,7 +29,7 @@ def test_remembered_passage_data_is_what_the_passage_says(sample_index):
         text = sample_index.chunk_text(chunk)
         spans = passage_sentences(sample_index, chunk)
         assert passage_terms(sample_index, chunk) == frozenset().union(*(t for _, _, t in spans))
-        for start, end, _terms, n_words, _may_quote in quotable_sentences(sample_index, chunk):
+        for start, end, _terms, n_words, _may_quote, _label in quotable_sentences(sample_index, chunk):
             sentence = text[start:end]
             assert sentence == sentence.strip() and n_words == len(sentence.split())
 

@@ -301,6 +301,40 @@ def test_the_best_quoted_sentence_comes_first_with_its_passage(tmp_path):
     assert [p["citation"]["report_id"] for p in body["passages"][:2]] == ["b", "a"]
     assert body["passages"][0]["score"] < body["passages"][1]["score"]  # the engine had them the other way
 
+def test_a_label_that_holds_the_question_breaks_a_tie_between_passages(tmp_path):
+    """Two passages whose best sentences hold the same terms of the question score the same; the one
+    whose short label says what the question asks about ("• Protecting the public.") leads, though
+    the engine ranks it second."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "a.md").write_text("# Summary\n\nPublic protection work was discussed with the chief executive at "
+                                  "the end of the visit. Public protection was also a theme of the staff survey "
+                                  "this year.\n")
+    (reports / "b.md").write_text("# Findings\n\n• Protecting the public. Here, inspectors found the quality of "
+                                  "public protection work was variable and not of an acceptable standard.\n\n"
+                                  + FILLER + "\n")
+    for i in range(3):  # with two reports, every term is in half of them and rank-bm25's idf is 0
+        (reports / f"staffing-{i}.md").write_text(f"# Staffing {i}\n\n{FILLER}\n")
+    build_index(reports, tmp_path / "index")
+    ix = IndexStore(tmp_path / "index").current()
+    engine_order = [ix.reports[int(ix.chunk_report[h.chunk])]["id"]
+                    for h in search(ix, make_query(ix, "what about public protection?"), 2)]
+    assert engine_order == ["a", "b"]
+    body = ask(ix, "what about public protection?")
+    assert first(body)["citation"]["report_id"] == "b"
+    assert body["answer"].startswith("• Protecting the public. Here, inspectors found the quality of public "
+                                     "protection work was variable")
+
+
+@pytest.mark.shared
+def test_on_the_whole_corpus_the_seed_question_leads_with_the_public_protection_finding(corpus_index):
+    """Passage 1 of the seed question is the press release's public-protection bullet, not a passage
+    that repeats "London" and "CRC" (the "Notes to editors" passage led when the round began)."""
+    body = ask(corpus_index, "how is London CRC doing on public protection?")
+    assert first(body)["citation"]["report_id"] == "2018-03-london-crc-press-release"
+    assert "quality of public protection work was variable" in first(body)["text"]
+    assert body["answer"].startswith("• Protecting the public.")
+
 
 @pytest.mark.shared
 def test_the_answer_leads_with_passage_1_and_quotes_its_passages_verbatim(corpus_index):
