@@ -152,8 +152,12 @@ def name_terms(text: str) -> list[str]:
 NAME_LINKS = frozenset({"of", "for"})  # lowercase words inside a name: "Bank of England"
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def name_phrases(text: str) -> list[str]:
-    """Names of two words or more in a question, as written ("Thames Valley CRC", "Bank of England").
+    """Names of two words or more in a question, as written ("Thames Valley CRC", "Bank of England");
+    a possessive ends one ("the Cabinet Office's Emergency Preparedness guidance" names two).
 
     A report that has each word somewhere but never the name itself (one says "Thames", another
     "valley") does not answer a question about it."""
@@ -166,11 +170,14 @@ def name_phrases(text: str) -> list[str]:
         is_name = _is_name(i, w)
         if is_name and (adjacent or not run):
             run.append(w)
-        elif adjacent and w in NAME_LINKS:
+        elif adjacent and w in NAME_LINKS and not run[-1].isupper():  # not "QALY of MEND"
             run.append(w)
         else:
             phrases.append(run)
             run = [w] if is_name else []
+        if run and _POSSESSIVE.search(w):  # a possessive ends a name: "Cabinet Office's Emergency Preparedness"
+            phrases.append(run[:-1] + [_POSSESSIVE.sub("", w)])
+            run = []
         previous_end = m.end()
     phrases.append(run)
     out = []

@@ -105,6 +105,11 @@ def test_a_name_of_several_words_must_be_in_the_report_as_written(index):
     # "CRC" in a name also matches the words it stands for, and possessives count
     assert ask(index, "unpaid work at the Northshire CRC's placements")["found"] is True
     assert ask(index, "unpaid work in Northshire Community Rehabilitation Company")["found"] is True
+    # a possessive ends a name, and "of" joins words of a name, not two acronyms
+    assert name_phrases("How long was the Cabinet Office's Emergency Preparedness guidance?") == [
+        "Cabinet Office", "Emergency Preparedness"]
+    assert name_phrases("cost per QALY of MEND and Weight Watchers") == ["Weight Watchers"]
+    assert ask(index, "How did Northshire CRC's Unpaid Work placements go?")["found"] is True
 
 
 def test_out_of_scope_questions_are_not_found(index):
