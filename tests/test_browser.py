@@ -35,7 +35,7 @@ NORTHSHIRE = """Northshire Community Rehabilitation Company: inspection of proba
 
 This fictional report exists only for the tests of Inspection QA.
 
-Reducing reoffending. In Northshire, the work on reducing reoffending was good. Inspectors found that reducing \
+Reducing reoffending. In Northshire, the work on reducing reoffending was good in every office. Inspectors found that reducing \
 reoffending was at the centre of the work of every team. Programmes were delivered well and on time, case managers \
 met the people they supervise often, and the rural offices were open on two evenings a week so that people in work \
 could attend their appointments.
