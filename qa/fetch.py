@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urljoin, urlsplit
@@ -208,11 +209,20 @@ class Client:
 
 
 def _retry_after(value: str | None, default: float) -> float:
-    """A server's Retry-After in seconds (capped at 5 minutes), else ``default``."""
-    try:
-        return min(max(float(value or ""), 0.0), 300.0)
-    except ValueError:
-        return default
+    """A server's Retry-After, whole seconds or an HTTP date (RFC 9110), as a wait in seconds capped at
+    5 minutes; ``default`` when it is neither ("nan", "-5", "soon")."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if when.tzinfo is None:  # "-0000": a date in UTC
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return min(max(seconds, 0.0), 300.0)
 
 
 def _read(response: requests.Response, limit: int, url: str) -> bytes:

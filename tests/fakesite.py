@@ -2,8 +2,10 @@
 
 It has a robots.txt, an RSS feed with ETags, item pages with navigation and footers, PDFs (made by
 reportlab) with ETags, a redirect, a 404, a 500 then a success, a slow answer, a disallowed path, an
-HTML page served as application/pdf and a file far over any small size limit. Every request is
-logged, so a test can say what was (and was not) asked for.
+HTML page served as application/pdf and a file far over any small size limit. Two small feeds of one
+item each test one thing apiece: /lm/feed.xml links a PDF served with Last-Modified but no ETag,
+/busy/feed.xml a PDF first answered 429 or 503 with a Retry-After. Every request is logged with its
+conditional headers, so a test can say what was (and was not) asked for, and how.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import hashlib
 import io
 import threading
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from reportlab.lib.pagesizes import A4
@@ -56,6 +59,13 @@ FLAKY = make_pdf("Thematic inspection of electronic monitoring", [
 NAV_PDF = make_pdf("Site menu", ["A menu document linked from the navigation bar only."])
 FOOTER_PDF = make_pdf("Privacy notice", ["A privacy notice linked from the footer only."])
 SECRET = make_pdf("Secret", ["Nothing here may ever be requested."])
+DATED = make_pdf("Annual report of the Inspectorate", [
+    "The annual report is served with a Last-Modified date and no ETag, as many older sites do.",
+])
+BUSY = make_pdf("Inspection of Eastfield youth justice service", [
+    "The service was busy: its first answer asked the fetcher to come back later.",
+])
+DATED_LAST_MODIFIED = "Wed, 18 Nov 2026 08:00:00 GMT"
 
 PRESS_TEXT = (
     "HM Inspectorate of Probation has published its inspection of the Riverside probation service today. "
@@ -108,6 +118,17 @@ def feed(base: str) -> bytes:
 </channel></rss>""".encode()
 
 
+def one_item_feed(base: str, title: str, link: str, published: str) -> bytes:
+    """A feed of one item (no validators: read in full every time); a new ``published`` makes the
+    item new again, so its page is read again."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel>
+<title>{PUBLISHER}</title><link>{base}/</link><description>Publications</description>
+<item><title>{title}</title><link>{base}{link}</link>
+ <guid>{base}{link}</guid><pubDate>{published}</pubDate></item>
+</channel></rss>""".encode()
+
+
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
 
@@ -120,6 +141,8 @@ class Site:
     counts: dict[str, int] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
     huge_bytes: int = 8 * 2**20
+    lm_published: str = "Wed, 18 Nov 2026 09:00:00 GMT"  # the /lm/feed.xml item's date; change it to re-read
+    busy: tuple[int, str] = (429, "4")  # /files/busy.pdf's first answer: its status and Retry-After
 
     def paths(self) -> list[str]:
         return [p for p, _ in self.requests]
@@ -127,6 +150,10 @@ class Site:
     def full_bodies(self, path: str) -> int:
         """How many times ``path`` was answered with its body (not a 304)."""
         return sum(1 for p, h in self.requests if p == path and h.get("status") == 200)
+
+    def asked(self, path: str) -> list[dict]:
+        """What each request for ``path`` carried (conditional headers) and got (status), in order."""
+        return [h for p, h in self.requests if p == path]
 
 
 def start(site: Site) -> ThreadingHTTPServer:
@@ -153,6 +180,18 @@ def start(site: Site) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
+        def _dated(self, body: bytes, kind: str, last_modified: str) -> None:
+            """Last-Modified and no ETag: a 304 when If-Modified-Since is not before the file's date."""
+            since = self.headers.get("If-Modified-Since")
+            try:
+                unchanged = since is not None and parsedate_to_datetime(since) >= parsedate_to_datetime(last_modified)
+            except (TypeError, ValueError):
+                unchanged = False
+            if unchanged:
+                self._send(304, headers={"Last-Modified": last_modified})
+            else:
+                self._send(200, body, kind, {"Last-Modified": last_modified})
+
         def _cached(self, body: bytes, kind: str) -> None:
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
             if self.headers.get("If-None-Match") == etag:
@@ -162,7 +201,9 @@ def start(site: Site) -> ThreadingHTTPServer:
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            site.requests.append((path, {"user-agent": self.headers.get("User-Agent", "")}))
+            site.requests.append((path, {"user-agent": self.headers.get("User-Agent", ""),
+                                         "if-none-match": self.headers.get("If-None-Match"),
+                                         "if-modified-since": self.headers.get("If-Modified-Since")}))
             site.counts[path] = site.counts.get(path, 0) + 1
             if path == "/robots.txt":
                 self._send(200, ROBOTS, "text/plain")
@@ -189,6 +230,24 @@ def start(site: Site) -> ThreadingHTTPServer:
                     self._send(200, REPORT_X, "application/pdf")
                 except OSError:  # the fetcher gave up long ago
                     pass
+            elif path == "/lm/feed.xml":
+                self._send(200, one_item_feed(site.base, "Annual report of the Inspectorate", "/items/lm",
+                                              site.lm_published), "application/rss+xml")
+            elif path == "/items/lm":
+                self._send(200, _page("Annual report", '<p><a href="/files/dated.pdf">Annual report (PDF)</a></p>'))
+            elif path == "/files/dated.pdf":
+                self._dated(DATED, "application/pdf", DATED_LAST_MODIFIED)
+            elif path == "/busy/feed.xml":
+                self._send(200, one_item_feed(site.base, "Inspection of Eastfield youth justice service",
+                                              "/items/busy", "Thu, 19 Nov 2026 09:00:00 GMT"), "application/rss+xml")
+            elif path == "/items/busy":
+                self._send(200, _page("Eastfield", '<p><a href="/files/busy.pdf">Inspection report (PDF)</a></p>'))
+            elif path == "/files/busy.pdf":
+                if site.counts[path] == 1:
+                    status, retry_after = site.busy
+                    self._send(status, b"<h1>Busy</h1>", headers={"Retry-After": retry_after})
+                else:
+                    self._send(200, BUSY, "application/pdf")
             elif path == "/files/fake.pdf":
                 self._send(200, b"<!DOCTYPE html><html><body><p>Page not found</p></body></html>", "application/pdf")
             elif path == "/files/huge.pdf":

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from qa.app import create_app
 from qa.build import build_index
 from qa.cli import parse_duration
 from qa.errors import BadRequest, FetchError
-from qa.fetch import USER_AGENT, Politeness, fetch_feed, file_name, last_fetch, read_page
+from qa.fetch import USER_AGENT, Politeness, _retry_after, fetch_feed, file_name, last_fetch, read_page
 from qa.watch import watch_feed
 
 from . import fakesite
@@ -120,6 +122,27 @@ def test_an_unchanged_file_is_not_downloaded_twice(site, tmp_path):
     assert any(p == "/files/riverside-report.pdf" and h["status"] == 304 for p, h in site.requests)
 
 
+def test_a_file_with_only_last_modified_is_not_downloaded_twice(site, tmp_path):
+    """A PDF served with Last-Modified and no ETag: when its item is read again, the fetcher asks
+    If-Modified-Since with the date it stored (and no If-None-Match), gets a 304 and downloads nothing."""
+    reports, url = tmp_path / "reports", f"{site.base}/files/dated.pdf"
+    first = fetch_feed(f"{site.base}/lm/feed.xml", reports, manners=FAST)
+    assert [s.source for s in first.stored] == [url]
+    site.lm_published = "Thu, 26 Nov 2026 09:00:00 GMT"  # the item is updated: its page is read again
+    again = fetch_feed(f"{site.base}/lm/feed.xml", reports, manners=FAST)
+    assert again.items == 1 and again.stored == [] and again.rejected == []
+    assert again.unchanged == [url] and f"unchanged: {url}" in again.lines()
+    assert last_fetch(reports)["unchanged"] == [url]
+    assert site.counts["/items/lm"] == 2
+    first_ask, second_ask = site.asked("/files/dated.pdf")
+    assert first_ask["if-modified-since"] is None and first_ask["if-none-match"] is None
+    assert first_ask["status"] == 200
+    assert second_ask["if-modified-since"] == fakesite.DATED_LAST_MODIFIED and second_ask["if-none-match"] is None
+    assert second_ask["status"] == 304
+    assert site.full_bodies("/files/dated.pdf") == 1
+    assert (reports / first.stored[0].file).read_bytes() == fakesite.DATED
+
+
 def test_the_feed_itself_unreadable_is_the_only_failure(site, tmp_path):
     r = subprocess.run([sys.executable, "-m", "qa", "fetch", "--feed", f"{site.base}/no-such-feed.xml",
                         "--reports", str(tmp_path), "--delay", "0", "--retries", "0"],
@@ -150,6 +173,48 @@ def test_waits_between_requests_and_backs_off(site, tmp_path):
     assert len(politeness) >= len(site.requests) - 2 and all(0 < w <= 3.0 for w in politeness)
     polite = Politeness()
     assert polite.delay >= 1 and polite.retries >= 1 and polite.backoff >= 1 and "InspectionQA" in polite.user_agent
+
+
+# No delay between requests, so the only wait asked of ``sleep`` is the one before the retry; a
+# backoff of 7 s tells the fetcher's own wait apart from the server's.
+BUSY = Politeness(delay=0, retries=2, backoff=7.0, timeout=0.5, max_bytes=2**20)
+
+
+def test_retry_after_is_the_wait_before_the_retry(site, tmp_path):
+    """A 429 with Retry-After: 4 is retried after the server's 4 s, not the fetcher's 7 s backoff, and
+    the retry stores the file (the wait is recorded, not slept)."""
+    waits: list[float] = []
+    result = fetch_feed(f"{site.base}/busy/feed.xml", tmp_path, manners=BUSY, sleep=waits.append)
+    assert waits == [4.0]
+    assert [h["status"] for h in site.asked("/files/busy.pdf")] == [429, 200]
+    assert [s.source for s in result.stored] == [f"{site.base}/files/busy.pdf"] and result.rejected == []
+
+
+@pytest.mark.parametrize("status, retry_after, wait", [
+    (503, "2", 2.0),  # a 503 is honoured as a 429 is
+    (503, "3600", 300.0),  # capped at 5 minutes
+    (503, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # an HTTP date already past: no wait
+    (429, "-5", 7.0),  # not whole seconds: the fetcher's own backoff
+    (429, "nan", 7.0),  # float() reads it, and time.sleep(nan) raised ValueError, ending the whole fetch
+    (429, "soon", 7.0),  # unreadable: the backoff
+    (429, "", 7.0),  # empty: the backoff
+])
+def test_retry_after_capped_or_unreadable(site, tmp_path, status, retry_after, wait):
+    """Retry-After in whole seconds is capped at 5 minutes, a date already past means now, and anything
+    else falls back to the backoff. Either way the retry is made and succeeds."""
+    site.busy = (status, retry_after)
+    waits: list[float] = []
+    result = fetch_feed(f"{site.base}/busy/feed.xml", tmp_path, manners=BUSY, sleep=waits.append)
+    assert waits == [wait]
+    assert [h["status"] for h in site.asked("/files/busy.pdf")] == [status, 200]
+    assert len(result.stored) == 1 and result.rejected == []
+
+
+def test_retry_after_as_a_date_is_the_time_until_then():
+    """Retry-After may be an HTTP date (RFC 9110): the wait is the time until then, capped at 5 minutes."""
+    soon = datetime.now(timezone.utc) + timedelta(seconds=120)
+    assert 100 < _retry_after(format_datetime(soon, usegmt=True), 7.0) <= 120
+    assert _retry_after(format_datetime(soon + timedelta(hours=1), usegmt=True), 7.0) == 300.0
 
 
 def test_names_are_made_by_the_fetcher():
