@@ -463,7 +463,9 @@ class Fetcher:
             known.update(validators or {})
             result.unchanged.append(key)
             return
-        if any(f.get("sha256") == digest for f in self.state.files.values()):
+        same = next((f for f in self.state.files.values() if f.get("sha256") == digest), None)
+        if same is not None:  # the same bytes at another address: remembered, so next time it can be a 304
+            self.state.files[key] = {"file": same["file"], "sha256": digest, **(validators or {})}
             result.unchanged.append(key)
             return
         name = known["file"] if known else file_name(item.title, item.published, where, suffix)

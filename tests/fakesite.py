@@ -4,7 +4,8 @@ It has a robots.txt, an RSS feed with ETags, item pages with navigation and foot
 reportlab) with ETags, a redirect, a 404, a 500 then a success, a slow answer, a disallowed path, an
 HTML page served as application/pdf and a file far over any small size limit. Two small feeds of one
 item each test one thing apiece: /lm/feed.xml links a PDF served with Last-Modified but no ETag,
-/busy/feed.xml a PDF first answered 429 or 503 with a Retry-After. Every request is logged with its
+/busy/feed.xml a PDF first answered 429 or 503 with a Retry-After; /copy/feed.xml links the same
+PDF at two addresses. Every request is logged with its
 conditional headers, so a test can say what was (and was not) asked for, and how.
 """
 from __future__ import annotations
@@ -235,7 +236,13 @@ def start(site: Site) -> ThreadingHTTPServer:
                                               site.lm_published), "application/rss+xml")
             elif path == "/items/lm":
                 self._send(200, _page("Annual report", '<p><a href="/files/dated.pdf">Annual report (PDF)</a></p>'))
-            elif path == "/files/dated.pdf":
+            elif path == "/copy/feed.xml":
+                self._send(200, one_item_feed(site.base, "Annual report, two addresses", "/items/copy",
+                                              site.lm_published), "application/rss+xml")
+            elif path == "/items/copy":
+                self._send(200, _page("Annual report", '<p><a href="/files/dated.pdf">Annual report (PDF)</a> '
+                                                       '<a href="/files/dated-copy.pdf">The same, again</a></p>'))
+            elif path in ("/files/dated.pdf", "/files/dated-copy.pdf"):
                 self._dated(DATED, "application/pdf", DATED_LAST_MODIFIED)
             elif path == "/busy/feed.xml":
                 self._send(200, one_item_feed(site.base, "Inspection of Eastfield youth justice service",

@@ -143,6 +143,21 @@ def test_a_file_with_only_last_modified_is_not_downloaded_twice(site, tmp_path):
     assert (reports / first.stored[0].file).read_bytes() == fakesite.DATED
 
 
+
+def test_the_same_file_at_a_second_address_is_stored_once_and_not_downloaded_again(site, tmp_path):
+    """A PDF linked at two addresses is stored once; the second address is remembered too, so the next
+    fetch asks both If-Modified-Since and downloads neither."""
+    reports, url = tmp_path / "reports", f"{site.base}/files/dated.pdf"
+    copy = f"{site.base}/files/dated-copy.pdf"
+    first = fetch_feed(f"{site.base}/copy/feed.xml", reports, manners=FAST)
+    assert [s.source for s in first.stored] == [url] and first.unchanged == [copy]
+    assert len(list(reports.glob("*.pdf"))) == 1
+    site.lm_published = "Thu, 26 Nov 2026 09:00:00 GMT"
+    again = fetch_feed(f"{site.base}/copy/feed.xml", reports, manners=FAST)
+    assert again.stored == [] and sorted(again.unchanged) == sorted([url, copy])
+    assert [h["status"] for h in site.asked("/files/dated-copy.pdf")] == [200, 304]
+    assert site.full_bodies("/files/dated.pdf") == site.full_bodies("/files/dated-copy.pdf") == 1
+
 def test_the_feed_itself_unreadable_is_the_only_failure(site, tmp_path):
     r = subprocess.run([sys.executable, "-m", "qa", "fetch", "--feed", f"{site.base}/no-such-feed.xml",
                         "--reports", str(tmp_path), "--delay", "0", "--retries", "0"],
