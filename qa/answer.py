@@ -131,7 +131,8 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     """1-3 sentences of the top passages that answer best, quoted verbatim, each with the rank of the
     passage it comes from, the best first.
 
-    Candidates are the sentences of passages 1-5 holding a term of the question; the report's own
+    Candidates are the sentences of passages 1-5 holding a term of the question (an acronym the
+    reports define holds the words it stands for, and the other way round); the report's own
     title line and a line with a web or e-mail address never are. Within the retrieved passages the
     question's topic words occur everywhere; the words that pick out the answer occur in few sentences.
     So a sentence scores, for each question term it holds, log(1 + sentences / sentences holding the
@@ -158,10 +159,13 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
         quotable = quotable_sentences(index, chunk)
         sentences += len(quotable)
         for i, (s, e, terms, n_words, may_quote, label) in enumerate(quotable):
-            if may_quote and not wanted.isdisjoint(terms):
+            held = wanted & terms
+            if query.same_as:  # "NPS" in the sentence holds "National Probation Service" of the question
+                held |= {t for t in wanted - held if any(terms.issuperset(alt) for alt in query.same_as.get(t, ()))}
+            if may_quote and held:
                 quote_next = i + 1 < len(quotable) and quotable[i + 1][4] and quotable[i + 1][0] >= e
                 after = quotable[i + 1][1] if quote_next else e
-                found.append((p["rank"], p["text"], s, e, wanted & terms, n_words, after, len(wanted & label)))
+                found.append((p["rank"], p["text"], s, e, held, n_words, after, len(wanted & label)))
     holding = dict.fromkeys(wanted, 0)
     for f in found:
         for t in f[4]:

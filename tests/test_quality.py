@@ -253,6 +253,20 @@ def test_names_count_once_in_the_sentence_the_answer_quotes(tmp_path):
     assert body["answer"].startswith("The CRC is owned by MTCnovo"), body["answer"]
 
 
+def test_an_acronym_in_a_sentence_holds_the_long_form_of_the_question(tmp_path):
+    """The sentence that says "NPS" answers a question about the National Probation Service: it holds
+    the question's words through the acronym the report defines, so it beats a sentence that holds
+    more of the question's other words."""
+    northshire = _report(tmp_path, "northshire", (
+        "# Northshire probation\n\n"
+        "The National Probation Service (NPS) works alongside the community rehabilitation company here.\n\n"
+        "## Results\n\n"
+        "Targets were set by the ministry for every service in the region this year, as in most years. "
+        "The NPS met every one of its targets for victims, inspectors found.\n\n"))
+    body = ask(northshire, "Did the National Probation Service reach its targets?")
+    assert body["answer"].startswith("The NPS met every one of its targets for victims, inspectors found."), body["answer"]
+
+
 @pytest.mark.shared
 def test_on_the_whole_corpus_the_seed_answer_speaks_of_public_protection_only(corpus_index):
     """Every sentence quoted holds the question's topic; none only repeats "London CRC" (the "Notes to
