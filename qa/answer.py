@@ -196,14 +196,15 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
 
 
 def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
-    """Is ``sentence`` a line an answer never quotes: its report's own title, or a line with a web or
-    e-mail address (a contact block, a reference)?"""
-    if _CONTACT.search(sentence):
+    """Is ``sentence`` a line an answer never quotes: its report's own title, a line with a web or
+    e-mail address (a contact block, a reference), or a line of a contents list (dot leaders)?"""
+    if _CONTACT.search(sentence) or _LEADERS.search(sentence):
         return True
     return sentence.strip() == (index.reports[int(index.chunk_report[chunk])].get("title") or "").strip()
 
 
 _CONTACT = re.compile(r"(?<!\S)(?:www\.|https?:)|\S@\S")
+_LEADERS = re.compile(r"(?:\.\s?){5}|…{2}")  # "Introduction ........ 5"
 
 
 # start and end in the passage's text (stripped), terms, words, whether an answer may quote it, and

@@ -242,6 +242,19 @@ def test_the_answer_never_quotes_a_contact_line(tmp_path):
     assert body["answer"].startswith("Leaders have not made sure that the arrangements for safeguarding"), body["answer"]
 
 
+def test_the_answer_never_quotes_a_line_of_the_contents(tmp_path):
+    """A contents line holds every heading's words, so it matches many questions, and answers none."""
+    lakeside = _report(tmp_path, "lakeside", (
+        "# Lakeside probation inspection\n\n"
+        "Contents Ministerial foreword ........................ 3 Unpaid work placements: how the supervision "
+        "of unpaid work placements was organised across the whole county ........................ 7\n\n"
+        "Most unpaid work placements were supervised well, and people finished their hours on time.\n\n"))
+    body = ask(lakeside, "How were unpaid work placements supervised?")
+    assert body["found"]
+    assert body["answer"].startswith("Most unpaid work placements were supervised well"), body["answer"]
+    assert "....." not in body["answer"]
+
+
 def test_names_count_once_in_the_sentence_the_answer_quotes(tmp_path):
     """The sentence that repeats the question's names loses to the one that holds the fact."""
     london = _report(tmp_path, "london", (
