@@ -198,13 +198,15 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
 def _never_quoted(index: Index, chunk: int, sentence: str) -> bool:
     """Is ``sentence`` a line an answer never quotes: its report's own title, a line with a web or
     e-mail address (a contact block, a reference), or a line of a contents list (dot leaders)?"""
-    if _CONTACT.search(sentence) or _LEADERS.search(sentence):
+    if ("www." in sentence or "http" in sentence or "@" in sentence) and _CONTACT.search(sentence):
+        return True  # (the look-behind is slow: the plain test first, as every sentence passes here)
+    if _LEADERS.search(sentence):
         return True
     return sentence.strip() == (index.reports[int(index.chunk_report[chunk])].get("title") or "").strip()
 
 
 _CONTACT = re.compile(r"(?<!\S)(?:www\.|https?:)|\S@\S")
-_LEADERS = re.compile(r"(?:\.\s?){5}|…{2}")  # "Introduction ........ 5"
+_LEADERS = re.compile(r"\.\s?\.\s?\.\s?\.\s?\.|……")  # "Introduction ........ 5" (unrolled: a repeated group is slow)
 
 
 # start and end in the passage's text (stripped), terms, words, whether an answer may quote it, and
