@@ -232,52 +232,45 @@ def _report(tmp_path, name: str, text: str):
     return IndexStore(tmp_path / "index").current()
 
 
-def test_the_answer_never_quotes_a_contact_line(tmp_path):
-    eastfield = _report(tmp_path, "eastfield", (
-        "# Eastfield Primary School\n\n"
-        "For effective safeguarding advice see www.eastfield.example or write to safeguarding@eastfield.example\n\n"
-        "Leaders have not made sure that the arrangements for safeguarding pupils are effective.\n\n"))
-    body = ask(eastfield, "How effective is safeguarding at Eastfield Primary School?")
+@pytest.mark.parametrize("title, line, question, answer", [
+    # a contact line holds the question's words and answers nothing
+    ("Eastfield Primary School",
+     "For effective safeguarding advice see www.eastfield.example or write to safeguarding@eastfield.example",
+     "How effective is safeguarding at Eastfield Primary School?",
+     "Leaders have not made sure that the arrangements for safeguarding pupils are effective."),
+    # a contents line holds every heading's words, so it matches many questions, and answers none
+    ("Lakeside probation inspection",
+     "Contents Ministerial foreword ........................ 3 Unpaid work placements: how the supervision of "
+     "unpaid work placements was organised across the whole county ........................ 7",
+     "How were unpaid work placements supervised?",
+     "Most unpaid work placements were supervised well, and people finished their hours on time."),
+])
+def test_the_answer_never_quotes_a_contact_or_contents_line(tmp_path, title, line, question, answer):
+    report = _report(tmp_path, "report", f"# {title}\n\n{line}\n\n{answer}\n\n")
+    body = ask(report, question)
     assert body["found"]
-    assert body["answer"].startswith("Leaders have not made sure that the arrangements for safeguarding"), body["answer"]
+    assert body["answer"].startswith(answer), body["answer"]
+    assert line[:30] not in body["answer"]
 
 
-def test_the_answer_never_quotes_a_line_of_the_contents(tmp_path):
-    """A contents line holds every heading's words, so it matches many questions, and answers none."""
-    lakeside = _report(tmp_path, "lakeside", (
-        "# Lakeside probation inspection\n\n"
-        "Contents Ministerial foreword ........................ 3 Unpaid work placements: how the supervision "
-        "of unpaid work placements was organised across the whole county ........................ 7\n\n"
-        "Most unpaid work placements were supervised well, and people finished their hours on time.\n\n"))
-    body = ask(lakeside, "How were unpaid work placements supervised?")
-    assert body["found"]
-    assert body["answer"].startswith("Most unpaid work placements were supervised well"), body["answer"]
-    assert "....." not in body["answer"]
-
-
-def test_names_count_once_in_the_sentence_the_answer_quotes(tmp_path):
-    """The sentence that repeats the question's names loses to the one that holds the fact."""
-    london = _report(tmp_path, "london", (
-        "# London probation inspection\n\n"
-        "This is the second inspection of the London Community Rehabilitation Company (CRC) by the "
-        "inspectorate, and the London CRC was inspected across London.\n\n"
-        "The CRC is owned by MTCnovo, a company created specifically to own CRCs in England.\n\n"))
-    body = ask(london, "which company owns the London Community Rehabilitation Company")
-    assert body["answer"].startswith("The CRC is owned by MTCnovo"), body["answer"]
-
-
-def test_an_acronym_in_a_sentence_holds_the_long_form_of_the_question(tmp_path):
-    """The sentence that says "NPS" answers a question about the National Probation Service: it holds
-    the question's words through the acronym the report defines, so it beats a sentence that holds
-    more of the question's other words."""
-    northshire = _report(tmp_path, "northshire", (
-        "# Northshire probation\n\n"
-        "The National Probation Service (NPS) works alongside the community rehabilitation company here.\n\n"
-        "## Results\n\n"
-        "Targets were set by the ministry for every service in the region this year, as in most years. "
-        "The NPS met every one of its targets for victims, inspectors found.\n\n"))
-    body = ask(northshire, "Did the National Probation Service reach its targets?")
-    assert body["answer"].startswith("The NPS met every one of its targets for victims, inspectors found."), body["answer"]
+@pytest.mark.parametrize("text, question, answer", [
+    # names count once: the sentence that repeats "London" and "CRC" loses to the one that holds the fact
+    ("# London probation inspection\n\nThis is the second inspection of the London Community Rehabilitation "
+     "Company (CRC) by the inspectorate, and the London CRC was inspected across London.\n\n"
+     "The CRC is owned by MTCnovo, a company created specifically to own CRCs in England.\n\n",
+     "which company owns the London Community Rehabilitation Company",
+     "The CRC is owned by MTCnovo"),
+    # an acronym the report defines holds the long form of the question ("NPS": "National Probation
+    # Service"), so its sentence beats one that holds more of the question's other words
+    ("# Northshire probation\n\nThe National Probation Service (NPS) works alongside the community "
+     "rehabilitation company here.\n\n## Results\n\nTargets were set by the ministry for every service in the "
+     "region this year, as in most years. The NPS met every one of its targets for victims, inspectors found.\n\n",
+     "Did the National Probation Service reach its targets?",
+     "The NPS met every one of its targets for victims, inspectors found."),
+])
+def test_the_sentence_holding_the_fact_is_quoted_first(tmp_path, text, question, answer):
+    body = ask(_report(tmp_path, "report", text), question)
+    assert body["answer"].startswith(answer), body["answer"]
 
 
 @pytest.mark.shared
