@@ -24,6 +24,9 @@ MAX_HISTORY = 20
 MAX_REPORT_IDS = 100
 DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"  # YYYY, YYYY-MM or YYYY-MM-DD (the OpenAPI schema says the same)
 MIN_EVIDENCE = 0.42  # share of the question's weight the best passage must contain (tuning split)
+# A follow-up's own words are few and general ("did the government go along with that?") and the
+# earlier questions' terms count at half weight or less, so the share it can find is lower (tuning split).
+MIN_EVIDENCE_FOLLOW_UP = 0.30
 CANDIDATES = 50  # passages considered before the names of the question reorder them
 RERANK_CANDIDATES = 50  # the engine's best passages the second stage reorders
 FEW_CANDIDATES = 3  # passages beyond top_k scored first for a question that names nothing
@@ -300,7 +303,8 @@ def ask(index: Index, question, top_k=DEFAULT_TOP_K, history=None, filters: Filt
     model = shipped_model() if rerank is True else rerank or None
     folded, named = best_passages(index, query, top_k, filters, model, then, history)
     passages = [_passage(index, i + 1, h.chunk, h.score, copies) for i, (h, copies) in enumerate(folded)]
-    found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= MIN_EVIDENCE
+    need = MIN_EVIDENCE_FOLLOW_UP if history else MIN_EVIDENCE
+    found = named and bool(folded) and matched_weight(index, query, folded[0][0].chunk) >= need
     answer = NOT_FOUND
     if found:
         quoted = extract_answer(index, query, passages, [h.chunk for h, _ in folded])

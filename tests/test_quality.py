@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import CANDIDATES, FEW_CANDIDATES, ask, best_passages, validate_filters
+from qa.answer import (CANDIDATES, FEW_CANDIDATES, MIN_EVIDENCE, MIN_EVIDENCE_FOLLOW_UP, ask, best_passages,
+                       validate_filters)
 from qa.build import build_index
 from qa.errors import BadRequest
 from qa.index import IndexStore
-from qa.search import fold_duplicates, make_query, prefer_named, search
+from qa.search import fold_duplicates, make_query, matched_weight, prefer_named, search
 from qa.text import name_phrases, name_terms, tokenize
 
 QA_SET = Path(__file__).resolve().parent.parent / "eval" / "qa_set.jsonl"
@@ -83,6 +84,18 @@ def test_follow_ups_keep_the_subject_of_the_conversation(index):
     assert first(alone)["citation"]["report_id"] == "southshire"
     assert first(follow)["citation"]["report_id"] == "northshire"
     assert "re-offending" in first(follow)["text"]
+
+
+def test_a_follow_up_is_answered_on_less_of_its_own_words(index):
+    """A follow-up's own words are few, and the earlier question's count at half weight: its best
+    passage holds a smaller share of the question, and it is answered on MIN_EVIDENCE_FOLLOW_UP."""
+    history, question = ["how is the Northshire CRC doing on unpaid work?"], "and how many finished on time?"
+    query = make_query(index, question, history)
+    (best, _), *_ = best_passages(index, query, 5, history=history)[0]
+    assert MIN_EVIDENCE_FOLLOW_UP <= matched_weight(index, query, best.chunk) < MIN_EVIDENCE
+    body = ask(index, question, history=history)
+    assert body["found"] and body["answer"].startswith("Unpaid work placements were well organised and most orders "
+                                                       "were completed on time")
 
 
 def test_a_name_no_report_contains_means_not_found(index):
