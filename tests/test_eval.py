@@ -76,13 +76,13 @@ def test_a_hit_needs_the_right_file_and_a_gold_phrase():
 @pytest.mark.shared
 def test_qa_set_scores_stay_above_their_floor(corpus_index_dir):
     """On the test split, which nothing was tuned on. Floors a little below the figures measured when
-    they were written (docs/quality.md: hit@1 0.396, hit@5 0.745, answer 0.416, found 0.919 and
-    refused 0.556 with the default settings, titles read from the documents): a fall is a regression."""
+    they were written (docs/quality.md, the 353-question set: hit@1 0.403, hit@5 0.745, answer 0.470,
+    found 0.953 and refused 0.490 with the default settings): a fall is a regression."""
     r = eval_qa_set(QA_SET, corpus_index_dir, split="test")
     splits = json.loads(SPLITS.read_text(encoding="utf-8"))
     assert r["questions"] == sum(in_split(i, "test", splits) for i in load_qa_set(QA_SET))
-    assert r["hit@1"] >= 0.38 and r["hit@5"] >= 0.70 and r["answer_hit"] >= 0.38
-    assert r["found_when_answerable"] >= 0.88 and r["not_found_when_out_of_scope"] >= 0.53
+    assert r["hit@1"] >= 0.38 and r["hit@5"] >= 0.70 and r["answer_hit"] >= 0.44
+    assert r["found_when_answerable"] >= 0.92 and r["not_found_when_out_of_scope"] >= 0.47
 
 
 def test_qa_eval_command_on_the_qa_set_prints_json(corpus_index_dir):
