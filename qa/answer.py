@@ -155,7 +155,8 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
     wanted = set(query.tokens)
     named = set(query.names)
     sentences = 0
-    # (rank, passage text, start, end, its question terms, words, end with the next sentence, label's terms)
+    # (rank, passage text, start, end, its question terms, words, end with the next sentence, question
+    # terms in its label)
     found = []
     for p, chunk in zip(passages[:ANSWER_PASSAGES], chunks):
         named |= title_terms(index, int(index.chunk_report[chunk]))
@@ -174,7 +175,8 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
         for t in f[4]:
             holding[t] += 1
     weight = {t: math.log(1 + sentences / n) for t, n in holding.items() if n}
-    # rank -> (score, holds more than names, passage text, start, end, end with the next sentence, label's terms)
+    # rank -> (score, holds more than names, passage text, start, end, end with the next sentence, question
+    # terms in its label)
     best: dict[int, tuple[float, bool, str, int, int, int, int]] = {}
     for rank, text, s, e, terms, n_words, after, labelled in found:
         # sorted: the same sum in every process
@@ -234,7 +236,8 @@ def _quotable_sentences(index: Index, chunk: int) -> tuple[Quotable, ...]:
         colon = text[s:e].rstrip().endswith(":")
         label = frozenset()
         if i + 1 < len(spans) and (colon or len(text[s:e].split()) < 6 and "\n" not in text[e:spans[i + 1][0]]):
-            label = frozenset() if colon else terms
+            if not colon:
+                label = terms
             e, terms = spans[i + 1][1], terms | spans[i + 1][2]
         piece = text[s:e]
         start, end = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
