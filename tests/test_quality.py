@@ -339,6 +339,7 @@ def test_the_best_quoted_sentence_comes_first_with_its_passage(tmp_path):
     assert [p["citation"]["report_id"] for p in body["passages"][:2]] == ["b", "a"]
     assert body["passages"][0]["score"] < body["passages"][1]["score"]  # the engine had them the other way
 
+
 def test_a_label_that_holds_the_question_breaks_a_tie_between_passages(tmp_path):
     """Two passages whose best sentences hold the same terms of the question score the same; the one
     whose short label says what the question asks about ("• Protecting the public.") leads, though
