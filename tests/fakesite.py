@@ -105,29 +105,30 @@ ITEM_PRESS = _page("Riverside probation service rated good", f"<p>{PRESS_TEXT}</
                    head='<meta property="og:type" content="article">', body_class="press-release")
 
 
-def feed(base: str) -> bytes:
+def _rss(base: str, items: str) -> bytes:
+    """The site's feed envelope around ``items`` (RSS <item> elements)."""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel>
 <title>{PUBLISHER}</title><link>{base}/</link><description>Publications</description>
-<item><title>Riverside probation service rated good</title><link>{base}/items/press</link>
+{items}
+</channel></rss>""".encode()
+
+
+def feed(base: str) -> bytes:
+    return _rss(base, f"""<item><title>Riverside probation service rated good</title><link>{base}/items/press</link>
  <guid>{base}/items/press</guid><pubDate>Tue, 24 Nov 2026 09:30:00 GMT</pubDate>
  <category>Press release</category></item>
 <item><title>Inspection of Riverside probation service</title><link>{base}/items/riverside</link>
  <guid>{base}/items/riverside</guid><pubDate>Fri, 20 Nov 2026 10:00:00 GMT</pubDate></item>
 <item><title>An old publication</title><link>{base}/items/old</link>
- <guid>{base}/items/old</guid><pubDate>Mon, 02 Mar 2020 10:00:00 GMT</pubDate></item>
-</channel></rss>""".encode()
+ <guid>{base}/items/old</guid><pubDate>Mon, 02 Mar 2020 10:00:00 GMT</pubDate></item>""")
 
 
 def one_item_feed(base: str, title: str, link: str, published: str) -> bytes:
     """A feed of one item (no validators: read in full every time); a new ``published`` makes the
     item new again, so its page is read again."""
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel>
-<title>{PUBLISHER}</title><link>{base}/</link><description>Publications</description>
-<item><title>{title}</title><link>{base}{link}</link>
- <guid>{base}{link}</guid><pubDate>{published}</pubDate></item>
-</channel></rss>""".encode()
+    return _rss(base, f"""<item><title>{title}</title><link>{base}{link}</link>
+ <guid>{base}{link}</guid><pubDate>{published}</pubDate></item>""")
 
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"

@@ -143,7 +143,6 @@ def test_a_file_with_only_last_modified_is_not_downloaded_twice(site, tmp_path):
     assert (reports / first.stored[0].file).read_bytes() == fakesite.DATED
 
 
-
 def test_the_same_file_at_a_second_address_is_stored_once_and_not_downloaded_again(site, tmp_path):
     """A PDF linked at two addresses is stored once; the second address is remembered too, so the next
     fetch asks both If-Modified-Since and downloads neither."""
