@@ -165,7 +165,7 @@ def extract_answer(index: Index, query: Query, passages: list[dict], chunks: lis
         for i, (s, e, terms, n_words, may_quote, label) in enumerate(quotable):
             held = wanted & terms
             if query.same_as:  # "NPS" in the sentence holds "National Probation Service" of the question
-                held |= {t for t in wanted - held if any(terms.issuperset(alt) for alt in query.same_as.get(t, ()))}
+                held |= {t for t in wanted - held if query.said_otherwise(t, terms.__contains__)}
             if may_quote and held:
                 quote_next = i + 1 < len(quotable) and quotable[i + 1][4] and quotable[i + 1][0] >= e
                 after = quotable[i + 1][1] if quote_next else e

@@ -39,6 +39,11 @@ class Query:
     expanded: frozenset = frozenset()  # terms added for an acronym or a long form (they say the same again)
     same_as: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # term -> term sets saying the same
 
+    def said_otherwise(self, term: str, has: Callable[[str], bool]) -> bool:
+        """Does a text that ``has`` these terms say ``term`` in other words: all the words an acronym
+        stands for, or the acronym of words written out?"""
+        return any(all(has(x) for x in alt) for alt in self.same_as.get(term, ()))
+
 
 def expansions(index: Index, tokens: list[str]) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, ...]]]]:
     """What the corpus's own acronyms add to a question: (term, weight) pairs (the long form's terms
@@ -290,11 +295,11 @@ def matched_weight(index: Index, query: Query, chunk: int) -> float:
     that?") is judged with the terms of the question it follows, at their lower weights. An acronym
     counts once: held when the passage has it or all the words it stands for (and the other way round)."""
     total = matched = 0.0
+    in_passage = lambda t: posting(index, t, chunk) is not None  # noqa: E731
     for t, w in query.weighted.items():
         if t in query.expanded and t not in query.idf:
             continue
         total += w
-        if posting(index, t, chunk) is not None or any(
-                all(posting(index, x, chunk) is not None for x in alt) for alt in query.same_as.get(t, ())):
+        if in_passage(t) or query.said_otherwise(t, in_passage):
             matched += w
     return matched / total if total > 0 else 0.0
